@@ -1,0 +1,145 @@
+//! The debug routes both servers mount, and the middleware that counts their requests.
+//!
+//! | route | answers |
+//! |---|---|
+//! | `GET /_count` | live tasks of this runtime, a bare integer (the blog's endpoint) |
+//! | `GET /_stack` | tasks grouped by spawn site and await trace, as text; `?debug=2` lists every task; `?trace=0` skips the dump (no runtime pause) |
+//! | `GET /_tasks` | the same report as JSON (same query parameters) |
+//! | `GET /metrics` | Prometheus text, see [`crate::metrics`] |
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//!
+//! let app = leak_probe::http::instrument(Router::new().route("/", get(|| async { "hi" })));
+//! # let _: Router = app;
+//! ```
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::metrics::{self, HttpMetrics};
+use crate::report::{self, ReportOptions};
+
+/// Adds the debug routes to `app` and counts every request (by route and status) for
+/// `/metrics`.
+pub fn instrument(app: Router) -> Router {
+    let http = Arc::new(HttpMetrics::default());
+    app.merge(debug_routes(Arc::clone(&http)))
+        .layer(middleware::from_fn_with_state(http, track_requests))
+}
+
+/// Just the four debug routes, reading request metrics from `http`.
+pub fn debug_routes(http: Arc<HttpMetrics>) -> Router {
+    Router::new()
+        .route("/_count", get(count))
+        .route("/_stack", get(stack))
+        .route("/_tasks", get(tasks))
+        .route("/metrics", get(prometheus))
+        .with_state(http)
+}
+
+/// Records the route, status and latency of every request.
+///
+/// The route label is the router's pattern (`/sum`), never the raw path, so the label set
+/// stays bounded whatever clients send.
+pub async fn track_requests(
+    State(http): State<Arc<HttpMetrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let route = route.as_deref().unwrap_or("unmatched");
+    http.record(route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// `GET /_count`: the number of live tasks, as the blog's `runtime.NumGoroutine()` handler.
+async fn count() -> String {
+    crate::live_tasks().to_string()
+}
+
+/// Query parameters of `/_stack` and `/_tasks`.
+#[derive(Debug, Deserialize)]
+struct StackQuery {
+    /// `1` (default): grouped. `2`: also every task on its own, like Go's `debug=2`.
+    debug: Option<u8>,
+    /// `1` (default): take a task dump for await traces. `0`: registry only, no pause.
+    trace: Option<u8>,
+}
+
+impl StackQuery {
+    fn options(&self) -> Result<ReportOptions, Response> {
+        let bad = |what: &str| (StatusCode::BAD_REQUEST, format!("{what}\n")).into_response();
+        let list_tasks = match self.debug.unwrap_or(1) {
+            0 | 1 => false,
+            2 => true,
+            _ => return Err(bad("debug must be 1 (grouped) or 2 (every task)")),
+        };
+        let traces = match self.trace.unwrap_or(1) {
+            0 => false,
+            1 => true,
+            _ => {
+                return Err(bad(
+                    "trace must be 0 (registry only, no pause) or 1 (task dump)",
+                ));
+            }
+        };
+        Ok(ReportOptions {
+            traces,
+            list_tasks,
+            ..ReportOptions::default()
+        })
+    }
+}
+
+async fn report(query: &StackQuery) -> Result<report::TaskReport, Response> {
+    let opts = query.options()?;
+    report::current(&opts)
+        .await
+        .map_err(|busy| (StatusCode::TOO_MANY_REQUESTS, format!("{busy}\n")).into_response())
+}
+
+/// `GET /_stack`: the task report as text.
+async fn stack(Query(query): Query<StackQuery>) -> Response {
+    match report(&query).await {
+        Ok(report) => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            report.to_string(),
+        )
+            .into_response(),
+        Err(response) => response,
+    }
+}
+
+/// `GET /_tasks`: the task report as JSON.
+async fn tasks(Query(query): Query<StackQuery>) -> Response {
+    match report(&query).await {
+        Ok(report) => axum::Json(report).into_response(),
+        Err(response) => response,
+    }
+}
+
+/// `GET /metrics`: Prometheus text format 0.0.4.
+async fn prometheus(State(http): State<Arc<HttpMetrics>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics::render(&http),
+    )
+        .into_response()
+}

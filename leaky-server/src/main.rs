@@ -1,0 +1,53 @@
+//! `leaky-server`: the blog's leaky server. Every route leaks one task per request.
+//!
+//! ```text
+//! $ cargo run -p leaky-server                      # listens on 127.0.0.1:8001
+//! $ curl 127.0.0.1:8001/_count                     # in a second terminal
+//! ```
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// The blog's leaky concurrent-sum server, in tokio. Each of /sum, /select, /range,
+/// /heartbeat, /upstream and /abandon leaks one task per request; /_count, /_stack,
+/// /_tasks and /metrics show it.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on. Keep it on loopback: the debug routes reveal internals.
+    #[arg(long, default_value = "127.0.0.1:8001")]
+    addr: SocketAddr,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match leak_probe::runtime::build(tokio::runtime::Builder::new_multi_thread()) {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("leaky-server: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        eprintln!("leaky-server listening on http://{addr} (Ctrl-C to stop)");
+        leaky_server::serve(listener, leak_probe::signal::shutdown())
+            .await
+            .map_err(|e| format!("server error: {e}"))
+    });
+    match result {
+        Ok(()) => {
+            eprintln!("leaky-server stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("leaky-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
