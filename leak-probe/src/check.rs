@@ -319,7 +319,7 @@ impl Baseline {
             settle: check.settle,
             since_baseline: self.taken.elapsed(),
             ignore: check.ignore.clone(),
-            report,
+            report: Box::new(report),
         }
     }
 }
@@ -334,7 +334,7 @@ pub struct Leak {
     settle: Duration,
     since_baseline: Duration,
     ignore: Vec<String>,
-    report: TaskReport,
+    report: Box<TaskReport>,
 }
 
 impl Leak {

@@ -81,8 +81,8 @@ struct StackQuery {
 }
 
 impl StackQuery {
-    fn options(&self) -> Result<ReportOptions, Response> {
-        let bad = |what: &str| (StatusCode::BAD_REQUEST, format!("{what}\n")).into_response();
+    fn options(&self) -> Result<ReportOptions, (StatusCode, String)> {
+        let bad = |what: &str| (StatusCode::BAD_REQUEST, format!("{what}\n"));
         let list_tasks = match self.debug.unwrap_or(1) {
             0 | 1 => false,
             2 => true,
@@ -105,11 +105,11 @@ impl StackQuery {
     }
 }
 
-async fn report(query: &StackQuery) -> Result<report::TaskReport, Response> {
+async fn report(query: &StackQuery) -> Result<report::TaskReport, (StatusCode, String)> {
     let opts = query.options()?;
     report::current(&opts)
         .await
-        .map_err(|busy| (StatusCode::TOO_MANY_REQUESTS, format!("{busy}\n")).into_response())
+        .map_err(|busy| (StatusCode::TOO_MANY_REQUESTS, format!("{busy}\n")))
 }
 
 /// `GET /_stack`: the task report as text.
@@ -120,7 +120,7 @@ async fn stack(Query(query): Query<StackQuery>) -> Response {
             report.to_string(),
         )
             .into_response(),
-        Err(response) => response,
+        Err(error) => error.into_response(),
     }
 }
 
@@ -128,7 +128,7 @@ async fn stack(Query(query): Query<StackQuery>) -> Response {
 async fn tasks(Query(query): Query<StackQuery>) -> Response {
     match report(&query).await {
         Ok(report) => axum::Json(report).into_response(),
-        Err(response) => response,
+        Err(error) => error.into_response(),
     }
 }
 

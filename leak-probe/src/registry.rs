@@ -68,6 +68,8 @@ struct Entry {
 pub struct Registry {
     shards: Box<[Mutex<HashMap<u64, Entry, IdHash>>]>,
     spawned: AtomicU64,
+    /// Set while a task dump of this runtime runs (see `report::capture_traces`).
+    pub(crate) dumping: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -91,6 +93,7 @@ impl Registry {
         Registry {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             spawned: AtomicU64::new(0),
+            dumping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

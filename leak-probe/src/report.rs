@@ -132,6 +132,7 @@ impl Traces {
 /// Longest trace kept per task; deeper trees end in a line saying how much was cut.
 pub const MAX_TRACE_LINES: usize = 60;
 
+#[cfg_attr(not(taskdump), allow(dead_code))]
 fn cap_lines(text: String, max: usize) -> String {
     let total = text.lines().count();
     if total <= max {
@@ -142,25 +143,32 @@ fn cap_lines(text: String, max: usize) -> String {
     kept
 }
 
-/// Set while a dump runs: dumps pause the runtime, so they never overlap.
+/// Set while a dump of a runtime without a registry runs. Instrumented runtimes have a
+/// flag of their own, so dumps of different runtimes (parallel tests) never wait on each
+/// other.
 static DUMP_RUNNING: AtomicBool = AtomicBool::new(false);
 
-/// Clears [`DUMP_RUNNING`] however the dump ends (finished, timed out, or the request that
-/// asked for it went away).
-struct DumpSlot;
+/// The right to take a dump of the current runtime: dumps pause its workers, so one at a
+/// time. The flag is cleared however the dump ends (finished, timed out, or the request
+/// that asked for it went away).
+#[cfg_attr(not(taskdump), allow(dead_code))]
+struct DumpSlot(Option<std::sync::Arc<registry::Registry>>);
 
+#[cfg_attr(not(taskdump), allow(dead_code))]
 impl DumpSlot {
     fn take() -> Option<DumpSlot> {
-        DUMP_RUNNING
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .ok()
-            .map(|_| DumpSlot)
+        let registry = registry::for_current_runtime();
+        let flag = registry.as_ref().map_or(&DUMP_RUNNING, |r| &r.dumping);
+        flag.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()?;
+        Some(DumpSlot(registry))
     }
 }
 
 impl Drop for DumpSlot {
     fn drop(&mut self) {
-        DUMP_RUNNING.store(false, Ordering::Release);
+        let flag = self.0.as_ref().map_or(&DUMP_RUNNING, |r| &r.dumping);
+        flag.store(false, Ordering::Release);
     }
 }
 
@@ -245,7 +253,6 @@ pub async fn capture_traces(timeout: Duration) -> Result<Traces, DumpError> {
     #[cfg(not(taskdump))]
     {
         let _ = timeout;
-        let _ = DumpSlot::take;
         Ok(Traces::none(format!(
             "not captured: this build has no task dumps; {}",
             crate::runtime::HOW_TO_ENABLE

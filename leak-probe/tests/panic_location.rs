@@ -18,7 +18,7 @@ fn a_failed_check_panics_at_the_callers_line() {
         }
     }));
 
-    let expected_line = line!() + 2;
+    let expected_line = line!() + 4; // the `.run(` line below
     let result = std::panic::catch_unwind(|| {
         leak_probe::LeakCheck::new()
             .settle(Duration::from_millis(100))

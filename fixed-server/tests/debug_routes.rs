@@ -1,0 +1,231 @@
+//! The debug routes both servers mount (from leak-probe): `/_count`, `/_stack`, `/_tasks`
+//! and `/metrics`, read after leaky-server has leaked a known number of tasks.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use leak_probe::LeakCheck;
+use tower::ServiceExt;
+
+/// GETs `path` from `app` in-process: `(status, body)`.
+async fn get(app: &Router, path: &str) -> (StatusCode, String) {
+    let response = app
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 16 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+/// leaky-server after `n` requests to `/sum`: `n` leaked tasks, all at one site.
+async fn leaky_after_sums(n: usize) -> Router {
+    let app = leaky_server::app(leaky_server::AppState::new());
+    for _ in 0..n {
+        assert_eq!(get(&app, "/sum").await, (StatusCode::OK, "17".into()));
+    }
+    // Let the first-half tasks finish; only the n leaked ones remain.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while leak_probe::live_tasks() != n && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    app
+}
+
+/// `/_count` is a bare integer, like the blog's, and grows by one per leaky request.
+#[test]
+fn count_is_a_bare_integer_that_grows_with_the_leak() {
+    let _app = LeakCheck::new().expect_leaked(10).run(|| async {
+        let app = leaky_server::app(leaky_server::AppState::new());
+        assert_eq!(get(&app, "/_count").await, (StatusCode::OK, "0".into()));
+        let app = leaky_after_sums(10).await;
+        assert_eq!(get(&app, "/_count").await, (StatusCode::OK, "10".into()));
+        app
+    });
+}
+
+/// `/_stack` names the spawn site in this repository, with the count and ages, and (with
+/// task dumps) the await that keeps the tasks alive.
+#[test]
+fn stack_groups_leaked_tasks_by_spawn_site() {
+    let _app = LeakCheck::new().expect_leaked(10).run(|| async {
+        let app = leaky_after_sums(10).await;
+        let (status, text) = get(&app, "/_stack").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            text.starts_with("tokio task dump: 10 live task(s)"),
+            "{text}"
+        );
+        if leak_probe::runtime::HAS_REGISTRY {
+            assert!(
+                text.contains("10 task(s) [age ")
+                    && text.contains(" ms] spawned at leaky-server/src/sum.rs:"),
+                "{text}"
+            );
+        } else {
+            assert!(
+                text.contains("tokio_unstable"),
+                "should say what is missing: {text}"
+            );
+        }
+        if leak_probe::runtime::HAS_TASK_DUMPS {
+            assert!(
+                text.contains("leaky_server::sum::GoChan<T>::send at leaky-server/src/sum.rs:"),
+                "{text}"
+            );
+            assert!(text.contains("runtime paused "), "{text}");
+        }
+
+        // debug=2: every task on its own, oldest first.
+        let (_, every) = get(&app, "/_stack?debug=2").await;
+        if leak_probe::runtime::HAS_REGISTRY {
+            assert_eq!(every.matches("\ntask ").count(), 10, "{every}");
+        }
+        // trace=0: the registry view, no runtime pause.
+        let (_, quick) = get(&app, "/_stack?trace=0").await;
+        assert!(!quick.contains("runtime paused"), "{quick}");
+        if leak_probe::runtime::HAS_REGISTRY {
+            assert!(quick.contains("10 task(s) [age "), "{quick}");
+        }
+        app
+    });
+}
+
+/// `/_tasks` is the same report as JSON.
+#[test]
+fn tasks_is_the_report_as_json() {
+    let _app = LeakCheck::new().expect_leaked(10).run(|| async {
+        let app = leaky_after_sums(10).await;
+        let (status, body) = get(&app, "/_tasks").await;
+        assert_eq!(status, StatusCode::OK);
+        let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(report["live_tasks"], 10, "{report:#}");
+        assert_eq!(
+            report["traces_captured"],
+            leak_probe::runtime::HAS_TASK_DUMPS,
+            "{report:#}"
+        );
+        if leak_probe::runtime::HAS_REGISTRY {
+            let group = &report["groups"][0];
+            assert_eq!(group["count"], 10, "{report:#}");
+            assert!(
+                group["spawned_at"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("leaky-server/src/sum.rs:")
+            );
+            assert!(group["youngest_ms"].as_u64() <= group["oldest_ms"].as_u64());
+            assert_eq!(
+                group["trace"].is_string(),
+                leak_probe::runtime::HAS_TASK_DUMPS
+            );
+        }
+        app
+    });
+}
+
+/// `/metrics`: live tasks, per spawn site, spawned, requests by route and status, and a
+/// latency histogram; and `promtool check metrics` accepts it.
+#[test]
+fn metrics_are_valid_prometheus_text() {
+    let text = LeakCheck::new().expect_leaked(10).run(|| async {
+        let app = leaky_after_sums(10).await;
+        assert_eq!(get(&app, "/sum?nums=x").await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(get(&app, "/nowhere").await.0, StatusCode::NOT_FOUND);
+        let (status, text) = get(&app, "/metrics").await;
+        assert_eq!(status, StatusCode::OK);
+        (text, app).0
+    });
+    for line in [
+        "tokio_tasks_alive 10\n",
+        "http_requests_total{route=\"/sum\",status=\"200\"} 10\n",
+        "http_requests_total{route=\"/sum\",status=\"400\"} 1\n",
+        "http_requests_total{route=\"unmatched\",status=\"404\"} 1\n",
+        "http_request_duration_seconds_count{route=\"/sum\"} 11\n",
+        "# TYPE http_request_duration_seconds histogram\n",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    if leak_probe::runtime::HAS_REGISTRY {
+        assert!(
+            text.contains("tokio_tasks_alive_by_spawn_site{site=\"leaky-server/src/sum.rs:"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE tokio_tasks_spawned_total counter\n"),
+            "{text}"
+        );
+    }
+    promtool_check(&text);
+}
+
+/// Runs `promtool check metrics` on `text`. Without promtool the check is skipped, loudly;
+/// with `REQUIRE_PROMTOOL=1` (CI sets it) a missing promtool fails the test.
+fn promtool_check(text: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            let required = std::env::var_os("REQUIRE_PROMTOOL").is_some_and(|v| v == "1");
+            assert!(!required, "REQUIRE_PROMTOOL=1 but promtool cannot run: {e}");
+            eprintln!(
+                "\n*** SKIPPED promtool check metrics: promtool not found ({e}); apt-get install prometheus ***\n"
+            );
+            return;
+        }
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics failed:\n{}{}\n--- metrics ---\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// On a runtime that leak-probe did not build (plain `#[tokio::main]`), the count still
+/// works and `/_stack` says what is missing instead of failing.
+#[test]
+fn stack_explains_what_is_missing_on_a_plain_runtime() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let app = fixed_server::app(fixed_server::AppState::new());
+        let (status, count) = get(&app, "/_count").await;
+        assert_eq!(status, StatusCode::OK);
+        count.parse::<usize>().unwrap();
+        let (status, text) = get(&app, "/_stack").await;
+        assert_eq!(status, StatusCode::OK);
+        if leak_probe::runtime::HAS_REGISTRY {
+            assert!(
+                text.contains("not built with leak_probe::runtime::build"),
+                "{text}"
+            );
+        } else {
+            assert!(
+                text.contains("RUSTFLAGS=\"--cfg tokio_unstable\""),
+                "{text}"
+            );
+        }
+    });
+}
