@@ -63,7 +63,9 @@ async fn get(app: &Router, path: &str) -> String {
         .oneshot(Request::get(path).body(Body::empty()).unwrap())
         .await
         .unwrap();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 30).await.unwrap();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 30)
+        .await
+        .unwrap();
     String::from_utf8_lossy(&body).into_owned()
 }
 
@@ -137,7 +139,10 @@ fn main() {
             tokio::time::sleep(Duration::from_millis(200)).await;
             let leaked = leak_probe::live_tasks() - base_tasks;
             let rss = rss_bytes();
-            println!("\n== {target} leaked /sum tasks (live tasks: {})", leak_probe::live_tasks());
+            println!(
+                "\n== {target} leaked /sum tasks (live tasks: {})",
+                leak_probe::live_tasks()
+            );
             println!(
                 "RSS {:.1} MB -> {:.1} MB: {:.0} bytes per leaked task (registry entry included)",
                 base_rss as f64 / 1e6,
