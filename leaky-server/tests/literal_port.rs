@@ -26,7 +26,7 @@ async fn sum(s: Vec<i64>, c: mpsc::Sender<i64>) {
 
 /// `func sumConcurrent(w, r)`, minus the HTTP parts.
 async fn sum_concurrent() -> i64 {
-    let s = vec![7, 2, 8, -9, 4, 0];
+    let s = [7, 2, 8, -9, 4, 0];
     // tokio has no unbuffered channel; capacity 1 is the closest.
     let (c1, mut x_rx) = mpsc::channel(1);
     let (c2, _y_rx) = mpsc::channel(1);
