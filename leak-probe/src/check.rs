@@ -286,10 +286,21 @@ impl Baseline {
         let live = crate::live_tasks();
         let report = match &self.registry {
             Some(_) => {
-                let traces = match report::capture_traces(check.dump_timeout).await {
-                    Ok(traces) => traces,
-                    Err(busy) => report::Traces::none(format!("not captured: {busy}")),
-                };
+                // A task that happens to be running when the dump is taken has no trace in
+                // it; try a couple more dumps for those (leaks are idle most of the time).
+                let mut traces = report::Traces::none("not captured: the dump was busy");
+                for attempt in 0..3 {
+                    if attempt > 0 {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    match report::capture_traces(check.dump_timeout).await {
+                        Ok(more) => traces.fill_from(more),
+                        Err(busy) => traces = report::Traces::none(format!("not captured: {busy}")),
+                    }
+                    if tasks.iter().all(|t| traces.has(t.id)) {
+                        break;
+                    }
+                }
                 let opts = ReportOptions {
                     max_groups: 20,
                     ..ReportOptions::default()

@@ -117,6 +117,26 @@ pub struct Traces {
 }
 
 impl Traces {
+    /// Whether task `id` has a trace.
+    pub fn has(&self, id: u64) -> bool {
+        self.by_id.contains_key(&id)
+    }
+
+    /// Adds the traces of `later` for tasks that have none yet (a task that was running
+    /// during one dump is usually idle in the next).
+    pub fn fill_from(&mut self, later: Traces) {
+        if !later.captured {
+            return;
+        }
+        if !self.captured {
+            *self = later;
+            return;
+        }
+        for (id, trace) in later.by_id {
+            self.by_id.entry(id).or_insert(trace);
+        }
+    }
+
     /// No traces, for the reason given.
     pub fn none(why: impl Into<String>) -> Self {
         Traces {

@@ -1,0 +1,433 @@
+//! A whole run: the blog's experiment, round after round.
+//!
+//! Each round reads the task count, sends the load, reads the count again (the blog's
+//! "after"), then keeps reading until the count stops moving (the *settled* count).
+//!
+//! Why settle: right after a load test the count still includes connection tasks that
+//! are closing, so a single "after" snapshot lies (the Go demo's "after" swings from 55 to
+//! 151 for the same 50 leaked goroutines). The settled count is read once it has not
+//! changed for [`STABLE_FOR`], or as soon as it is back to the "before" count (read
+//! [`CONFIRM_READS`] times); the leak is `settled - before`. The "before" count itself is
+//! read until a few reads agree, so a previous round's closing connections are not in it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::Url;
+use serde::Serialize;
+
+use crate::Error;
+use crate::count::Counter;
+use crate::load::{self, LoadSpec, Stats};
+
+/// How long the count must stay put to count as settled.
+pub const STABLE_FOR: Duration = Duration::from_millis(500);
+/// How often the count is read while settling, and for the chart.
+pub const POLL_EVERY: Duration = Duration::from_millis(50);
+
+/// One run's settings.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// The endpoint under test.
+    pub url: Url,
+    /// Where the task count is read.
+    pub count_url: Url,
+    /// Rounds of load (the blog runs its test twice).
+    pub rounds: u32,
+    /// The load of each round.
+    pub load: LoadSpec,
+    /// Longest wait for the count to settle after a round.
+    pub settle: Duration,
+    /// Leaked tasks per request tolerated before the verdict is "leak".
+    pub leak_threshold: f64,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Slowest answer.
+    pub max: f64,
+}
+
+/// The numbers of one round, or of a whole run (`RunReport` flattens one of these).
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    /// Requests sent.
+    pub requests: u64,
+    /// Requests answered (any status); the rest gave up or failed.
+    pub answered: u64,
+    /// Live tasks before the load.
+    pub tasks_before: usize,
+    /// Live tasks right after the load (the blog's "after").
+    pub tasks_after: usize,
+    /// Live tasks once the count stopped moving.
+    pub tasks_after_settled: usize,
+    /// `tasks_after_settled - tasks_before` (negative if tasks ended meanwhile).
+    pub leaked: i64,
+    /// `leaked / requests`.
+    pub leaked_per_request: f64,
+    /// Whether `leaked_per_request` is above the threshold: `"leak"` or `"no leak"`.
+    pub verdict: String,
+    /// Answered requests per second.
+    pub requests_per_sec: f64,
+    /// Latency percentiles of answered requests, in milliseconds.
+    pub latency_ms: Latency,
+    /// Status code → answers.
+    pub status: BTreeMap<String, u64>,
+    /// Error kind → requests (`abandoned`, `timeout`, `connect`, `body`, `request`).
+    pub errors: BTreeMap<String, u64>,
+    /// How long settling took, in milliseconds.
+    pub settle_ms: u64,
+    /// Whether the count stopped moving within the settle window.
+    pub settled: bool,
+}
+
+/// The `--json` object. See the README's schema.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// The endpoint under test.
+    pub url: String,
+    /// Where the count was read.
+    pub count_url: String,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// The whole run: first round's "before" to last round's "after".
+    #[serde(flatten)]
+    pub total: Figures,
+    /// Each round on its own.
+    pub rounds: Vec<Figures>,
+    /// `(seconds, live tasks)` sampled during the run (for the chart; not in JSON).
+    #[serde(skip)]
+    pub count_samples: Vec<(f64, f64)>,
+    /// `(seconds, latency ms)` of answered requests (for the chart; not in JSON).
+    #[serde(skip)]
+    pub latency_samples: Vec<(f64, f64)>,
+}
+
+impl RunReport {
+    /// Whether the whole run leaked more than the threshold allows.
+    pub fn leaked(&self) -> bool {
+        self.total.verdict == "leak"
+    }
+}
+
+/// Reads the count until it stops moving (or is back to `before`), at most `window`.
+/// Returns the count, how long it took, and whether it settled.
+pub async fn settle(
+    counter: &Counter,
+    before: usize,
+    window: Duration,
+    samples: &Sampler,
+) -> Result<(usize, Duration, bool), Error> {
+    let started = Instant::now();
+    let mut last = counter.read().await?;
+    samples.push(last);
+    let mut last_change = Instant::now();
+    let mut at_or_below_before = 0;
+    loop {
+        // Back to the "before" count: no need to wait for the full stable period, but
+        // read it a few times, since closing connections can still come and go.
+        at_or_below_before = if last <= before {
+            at_or_below_before + 1
+        } else {
+            0
+        };
+        if at_or_below_before >= CONFIRM_READS {
+            return Ok((last, started.elapsed(), true));
+        }
+        if last_change.elapsed() >= STABLE_FOR {
+            return Ok((last, started.elapsed(), true));
+        }
+        if started.elapsed() >= window {
+            return Ok((last, started.elapsed(), false));
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+        let now = counter.read().await?;
+        samples.push(now);
+        if now != last {
+            last = now;
+            last_change = Instant::now();
+        }
+    }
+}
+
+/// Reads of the "before" count in a row that must agree before the load starts, and of a
+/// count back at "before" to call it settled.
+pub const CONFIRM_READS: u32 = 3;
+
+/// The count before a round: read until [`CONFIRM_READS`] reads in a row agree (at most
+/// one second), so connections still closing from an earlier round are not in it.
+pub async fn steady_count(counter: &Counter, samples: &Sampler) -> Result<usize, Error> {
+    let started = Instant::now();
+    let mut last = counter.read().await?;
+    samples.push(last);
+    let mut agreeing = 1;
+    while agreeing < CONFIRM_READS && started.elapsed() < Duration::from_secs(1) {
+        tokio::time::sleep(POLL_EVERY / 2).await;
+        let now = counter.read().await?;
+        samples.push(now);
+        agreeing = if now == last { agreeing + 1 } else { 1 };
+        last = now;
+    }
+    Ok(last)
+}
+
+/// Collects `(seconds since start, count)` points for the chart.
+#[derive(Debug, Clone)]
+pub struct Sampler {
+    start: Instant,
+    points: Arc<Mutex<Vec<(f64, f64)>>>,
+}
+
+impl Sampler {
+    /// A sampler whose time zero is `start`.
+    pub fn new(start: Instant) -> Sampler {
+        Sampler {
+            start,
+            points: Arc::default(),
+        }
+    }
+
+    /// Records one reading, now.
+    pub fn push(&self, count: usize) {
+        let at = self.start.elapsed().as_secs_f64();
+        self.points
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((at, count as f64));
+    }
+
+    /// Every point so far, in time order.
+    pub fn points(&self) -> Vec<(f64, f64)> {
+        let mut points = self
+            .points
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        points
+    }
+}
+
+/// Runs every round of `spec`. `on_done` is called after each request (progress);
+/// `on_round` after each round with its figures (live output).
+pub async fn run(
+    spec: &RunSpec,
+    counter: Arc<Counter>,
+    sampler: Sampler,
+    on_done: Arc<dyn Fn() + Send + Sync>,
+    mut on_round: impl FnMut(u32, &Figures),
+) -> Result<RunReport, Error> {
+    let run_start = Instant::now();
+    // Read the count all through the run, for the chart.
+    let background = {
+        let (counter, sampler) = (Arc::clone(&counter), sampler.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Ok(n) = counter.read().await {
+                    sampler.push(n);
+                }
+                tokio::time::sleep(POLL_EVERY * 2).await;
+            }
+        })
+    };
+    let result = rounds(spec, &counter, &sampler, run_start, on_done, &mut on_round).await;
+    background.abort();
+    let (rounds, latency_samples) = result?;
+
+    let mut all = Stats {
+        sent: 0,
+        latency_us: rounds[0].1.latency_us.clone(),
+        status: BTreeMap::new(),
+        errors: BTreeMap::new(),
+        elapsed: Duration::ZERO,
+        samples: Vec::new(),
+    };
+    all.latency_us.reset();
+    let (mut settle_ms, mut settled) = (0, true);
+    for (figures, stats) in &rounds {
+        all.sent += stats.sent;
+        all.latency_us.add(&stats.latency_us).expect("same bounds");
+        all.elapsed += stats.elapsed;
+        for (code, n) in &stats.status {
+            *all.status.entry(*code).or_default() += n;
+        }
+        for (kind, n) in &stats.errors {
+            *all.errors.entry(kind.clone()).or_default() += n;
+        }
+        settle_ms += figures.settle_ms;
+        settled &= figures.settled;
+    }
+    let first = &rounds[0].0;
+    let last = &rounds[rounds.len() - 1].0;
+    let total = figures(
+        &all,
+        first.tasks_before,
+        last.tasks_after,
+        (
+            last.tasks_after_settled,
+            Duration::from_millis(settle_ms),
+            settled,
+        ),
+        spec.leak_threshold,
+    );
+    Ok(RunReport {
+        url: spec.url.to_string(),
+        count_url: spec.count_url.to_string(),
+        concurrency: spec.load.concurrency,
+        total,
+        rounds: rounds.into_iter().map(|(f, _)| f).collect(),
+        count_samples: sampler.points(),
+        latency_samples,
+    })
+}
+
+type Rounds = (Vec<(Figures, Stats)>, Vec<(f64, f64)>);
+
+async fn rounds(
+    spec: &RunSpec,
+    counter: &Counter,
+    sampler: &Sampler,
+    run_start: Instant,
+    on_done: Arc<dyn Fn() + Send + Sync>,
+    on_round: &mut impl FnMut(u32, &Figures),
+) -> Result<Rounds, Error> {
+    let mut out = Vec::new();
+    let mut latency_samples = Vec::new();
+    for round in 1..=spec.rounds.max(1) {
+        let before = steady_count(counter, sampler).await?;
+        let mut stats = load::round(&spec.url, &spec.load, run_start, Arc::clone(&on_done)).await;
+        let after = counter.read().await?;
+        sampler.push(after);
+        let settled = settle(counter, before, spec.settle, sampler).await?;
+        let figures = figures(&stats, before, after, settled, spec.leak_threshold);
+        on_round(round, &figures);
+        latency_samples.append(&mut stats.samples);
+        out.push((figures, stats));
+    }
+    Ok((out, latency_samples))
+}
+
+fn figures(
+    stats: &Stats,
+    before: usize,
+    after: usize,
+    (settled_count, settle_time, settled): (usize, Duration, bool),
+    threshold: f64,
+) -> Figures {
+    let leaked = settled_count as i64 - before as i64;
+    let per_request = if stats.sent > 0 {
+        leaked as f64 / stats.sent as f64
+    } else {
+        0.0
+    };
+    let verdict = if leaked > 0 && per_request > threshold {
+        "leak"
+    } else {
+        "no leak"
+    };
+    Figures {
+        requests: stats.sent,
+        answered: stats.answered(),
+        tasks_before: before,
+        tasks_after: after,
+        tasks_after_settled: settled_count,
+        leaked,
+        leaked_per_request: per_request,
+        verdict: verdict.into(),
+        requests_per_sec: stats.requests_per_sec(),
+        latency_ms: Latency {
+            p50: stats.latency_ms(50.0),
+            p90: stats.latency_ms(90.0),
+            p99: stats.latency_ms(99.0),
+            max: stats.latency_ms(100.0),
+        },
+        status: stats
+            .status
+            .iter()
+            .map(|(c, n)| (c.to_string(), *n))
+            .collect(),
+        errors: stats.errors.clone(),
+        settle_ms: u64::try_from(settle_time.as_millis()).unwrap_or(u64::MAX),
+        settled,
+    }
+}
+
+/// The human-readable lines for one round (or the whole run).
+pub fn describe(f: &Figures) -> String {
+    let mut out = String::new();
+    let mut line = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    line(format!(
+        " {} tasks before the load test in the server.",
+        f.tasks_before
+    ));
+    line(format!(
+        " {} tasks after the load test in the server.",
+        f.tasks_after
+    ));
+    line(format!(
+        " {} tasks after settling ({} ms{}).",
+        f.tasks_after_settled,
+        f.settle_ms,
+        if f.settled {
+            ""
+        } else {
+            ", still moving: raise --settle"
+        }
+    ));
+    line(format!(
+        " leaked: {} task(s) for {} request(s) = {:.2} per request -> {}",
+        f.leaked,
+        f.requests,
+        f.leaked_per_request,
+        verdict_line(f)
+    ));
+    if f.answered > 0 {
+        line(format!(
+            " {} answered, {:.0} requests/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            f.answered,
+            f.requests_per_sec,
+            f.latency_ms.p50,
+            f.latency_ms.p90,
+            f.latency_ms.p99,
+            f.latency_ms.max
+        ));
+    } else {
+        line(" no request was answered (no latency figures)".to_owned());
+    }
+    let status: Vec<String> = f.status.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+    let errors: Vec<String> = f.errors.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+    line(format!(
+        " status {}; errors {}",
+        if status.is_empty() {
+            "none".into()
+        } else {
+            status.join(", ")
+        },
+        if errors.is_empty() {
+            "none".into()
+        } else {
+            errors.join(", ")
+        }
+    ));
+    out
+}
+
+/// `LEAK, 1.00 per request` or `no leak`.
+pub fn verdict_line(f: &Figures) -> String {
+    if f.verdict == "leak" {
+        format!("LEAK, {:.2} per request", f.leaked_per_request)
+    } else {
+        "no leak".into()
+    }
+}
