@@ -288,19 +288,27 @@ impl Baseline {
             Some(_) => {
                 // A task that happens to be running when the dump is taken has no trace in
                 // it; try a couple more dumps for those (leaks are idle most of the time).
-                let mut traces = report::Traces::none("not captured: the dump was busy");
+                let mut traces: Option<report::Traces> = None;
                 for attempt in 0..3 {
                     if attempt > 0 {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
-                    match report::capture_traces(check.dump_timeout).await {
-                        Ok(more) => traces.fill_from(more),
-                        Err(busy) => traces = report::Traces::none(format!("not captured: {busy}")),
-                    }
-                    if tasks.iter().all(|t| traces.has(t.id)) {
+                    let more = match report::capture_traces(check.dump_timeout).await {
+                        Ok(more) => more,
+                        Err(busy) => report::Traces::none(format!("not captured: {busy}")),
+                    };
+                    let traces = match traces.as_mut() {
+                        Some(traces) => {
+                            traces.fill_from(more);
+                            traces
+                        }
+                        None => traces.insert(more),
+                    };
+                    if !traces.is_captured() || tasks.iter().all(|t| traces.has(t.id)) {
                         break;
                     }
                 }
+                let traces = traces.expect("at least one attempt");
                 let opts = ReportOptions {
                     max_groups: 20,
                     ..ReportOptions::default()

@@ -117,6 +117,11 @@ pub struct Traces {
 }
 
 impl Traces {
+    /// Whether a dump was taken at all.
+    pub fn is_captured(&self) -> bool {
+        self.captured
+    }
+
     /// Whether task `id` has a trace.
     pub fn has(&self, id: u64) -> bool {
         self.by_id.contains_key(&id)

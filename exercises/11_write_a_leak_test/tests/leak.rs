@@ -1,0 +1,18 @@
+//! Exercise 11: your leak test. The checker runs it against the leaky bus (it must fail,
+//! with the leak check's message) and the fixed one (it must pass).
+
+/// A subscription gets the messages for its prefix.
+///
+/// TODO: this test checks what a subscription *does*, not what it *leaves behind*. Make
+/// it fail if a dropped subscription leaves a task running, while the bus lives on.
+#[tokio::test]
+async fn subscriptions_get_their_messages() {
+    let bus = exercise::Bus::new();
+    let mut news = bus.subscribe("news:");
+    bus.publish("weather: sunny");
+    bus.publish("news: tokio 1.54 is out");
+    assert_eq!(
+        news.next().await.as_deref(),
+        Some("news: tokio 1.54 is out")
+    );
+}

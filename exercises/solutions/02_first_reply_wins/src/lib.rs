@@ -1,0 +1,50 @@
+//! # Exercise 2: a send nobody receives — solution
+//!
+//! The channel had room for one reply, and its receiver was kept (for the stats page)
+//! but never read: the third mirror's `send` waited for room for ever.
+//!
+//! Fix: give every mirror room for its reply (capacity = number of mirrors), so no send
+//! ever waits. Dropping the receiver instead would fix the leak too (sends to a closed
+//! channel fail at once), but would lose the late replies the stats page wants.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+/// A set of mirrors, each answering after its own delay.
+pub struct Mirrors {
+    delays: Vec<Duration>,
+    /// Receivers of the replies that came after the first, for a stats page.
+    late: Mutex<Vec<mpsc::Receiver<usize>>>,
+}
+
+impl Mirrors {
+    /// Mirrors answering after these many milliseconds.
+    pub fn new(delays_ms: &[u64]) -> Mirrors {
+        Mirrors {
+            delays: delays_ms
+                .iter()
+                .map(|&ms| Duration::from_millis(ms))
+                .collect(),
+            late: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Asks every mirror; answers the index of the first one to reply.
+    pub async fn fetch(&self) -> usize {
+        // Room for every reply: a mirror's send never waits, so every mirror task ends.
+        let (replies, mut first) = mpsc::channel(self.delays.len().max(1));
+        for (mirror, delay) in self.delays.iter().copied().enumerate() {
+            let replies = replies.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = replies.send(mirror).await;
+            });
+        }
+        drop(replies);
+        let winner = first.recv().await.expect("there is at least one mirror");
+        self.late.lock().unwrap().push(first);
+        winner
+    }
+}

@@ -1,0 +1,394 @@
+//! # The workshop checker
+//!
+//! Every exercise is a crate under `exercises/NN_slug/` whose leak test
+//! (`tests/leak.rs`) fails until the learner fixes the leak; its solution, under
+//! `exercises/solutions/NN_slug/`, compiles *the same test file* and passes it.
+//! `info.toml` lists them in teaching order, with a hint each.
+//!
+//! The checker runs those tests through `cargo test -p <package> --test leak` and reads
+//! the outcome: passed, failed **because of the leak** (every failing test's message is
+//! the leak check's), or failed for another reason (a compile error, another panic). See
+//! `exercises/README.md` for the learner's and instructor's guide.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+
+/// The manifest, `exercises/info.toml`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Manifest {
+    /// In teaching order.
+    pub exercises: Vec<Exercise>,
+}
+
+/// How an exercise is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// The exercise's code leaks; its leak test fails until the code is fixed.
+    FixTheLeak,
+    /// The code is given (a leaky and a fixed version, chosen by the `leaky` feature);
+    /// the learner writes the leak test. Solved when the test fails on the leaky version
+    /// because of the leak, and passes on the fixed one.
+    WriteTheTest,
+}
+
+/// One exercise.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Exercise {
+    /// Short name (`count_tasks`).
+    pub name: String,
+    /// Folder under `exercises/` (`01_count_tasks`); the solution is in
+    /// `exercises/solutions/<dir>`.
+    pub dir: String,
+    /// How it is judged.
+    pub mode: Mode,
+    /// About how long it takes, in minutes.
+    pub minutes: u32,
+    /// What it teaches, in one line.
+    pub teaches: String,
+    /// A pointer to the docs that help, not the answer.
+    pub hint: String,
+    /// Override of the exercise's package name (tests of the checker itself).
+    #[serde(default)]
+    pub exercise_package: Option<String>,
+    /// Override of the solution's package name (tests of the checker itself).
+    #[serde(default)]
+    pub solution_package: Option<String>,
+}
+
+impl Exercise {
+    /// The number in the folder name.
+    pub fn number(&self) -> u32 {
+        self.dir
+            .split('_')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The exercise's package: `01_count_tasks` -> `ex01-count-tasks`.
+    pub fn package(&self) -> String {
+        self.exercise_package
+            .clone()
+            .unwrap_or_else(|| format!("ex{}", self.dir.replace('_', "-")))
+    }
+
+    /// The solution's package: `sol01-count-tasks`.
+    pub fn solution(&self) -> String {
+        self.solution_package
+            .clone()
+            .unwrap_or_else(|| format!("sol{}", self.dir.replace('_', "-")))
+    }
+}
+
+impl Manifest {
+    /// Reads and checks a manifest file.
+    pub fn load(path: &Path) -> Result<Manifest, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let manifest: Manifest =
+            toml::from_str(&text).map_err(|e| format!("{} is not valid: {e}", path.display()))?;
+        if manifest.exercises.is_empty() {
+            return Err(format!("{} lists no exercise", path.display()));
+        }
+        Ok(manifest)
+    }
+
+    /// The exercise numbered `n`.
+    pub fn get(&self, n: u32) -> Result<&Exercise, String> {
+        self.exercises
+            .iter()
+            .find(|e| e.number() == n)
+            .ok_or_else(|| {
+                format!(
+                    "there is no exercise {n}; they are numbered {}..={} (see `list`)",
+                    self.exercises.first().map_or(0, Exercise::number),
+                    self.exercises.last().map_or(0, Exercise::number)
+                )
+            })
+    }
+}
+
+/// The outcome of one test run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every test passed.
+    Passed,
+    /// Tests failed, every one of them with the leak check's message.
+    Leaked,
+    /// It did not compile, or a test failed for another reason.
+    Broken(String),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Passed => f.write_str("passes"),
+            Outcome::Leaked => f.write_str("fails with the leak check's report"),
+            Outcome::Broken(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Where and how to run cargo.
+#[derive(Debug, Clone)]
+pub struct Cargo {
+    /// The workspace root.
+    pub root: PathBuf,
+    /// A target directory of its own, if set (needed when running inside `cargo test`,
+    /// whose own target directory is locked).
+    pub target_dir: Option<PathBuf>,
+}
+
+impl Cargo {
+    /// The workspace this checker was built in.
+    pub fn here() -> Cargo {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("exercises/ is inside the workspace")
+            .to_path_buf();
+        Cargo {
+            root,
+            target_dir: std::env::var_os("EXERCISES_TARGET_DIR").map(PathBuf::from),
+        }
+    }
+
+    fn command(&self) -> Command {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(&self.root);
+        if let Some(dir) = &self.target_dir {
+            cmd.env("CARGO_TARGET_DIR", dir);
+        }
+        cmd
+    }
+
+    /// Builds the leak tests of `packages` in one go (later runs only run them).
+    pub fn build(&self, packages: &[String]) -> Result<(), String> {
+        let mut cmd = self.command();
+        cmd.args(["test", "--no-run", "--quiet", "--test", "leak"]);
+        for p in packages {
+            cmd.args(["-p", p]);
+        }
+        let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// Runs the leak test of `package` (with the `leaky` feature if asked); returns the
+    /// outcome and everything it printed.
+    pub fn leak_test(&self, package: &str, leaky: bool) -> (Outcome, String) {
+        let mut cmd = self.command();
+        cmd.args([
+            "test", "--quiet", "--color", "never", "-p", package, "--test", "leak",
+        ]);
+        if leaky {
+            cmd.args(["--features", "leaky"]);
+        }
+        // Backtraces would bury the leak report.
+        cmd.env("RUST_BACKTRACE", "0");
+        let out = match cmd.output() {
+            Ok(out) => out,
+            Err(e) => {
+                return (
+                    Outcome::Broken(format!("cannot run cargo: {e}")),
+                    String::new(),
+                );
+            }
+        };
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let outcome = if out.status.success() {
+            Outcome::Passed
+        } else {
+            judge_failure(&text)
+        };
+        (outcome, text)
+    }
+}
+
+/// Why a test run failed: the leak (every failing test's output has the leak check's
+/// message), or something else.
+pub fn judge_failure(output: &str) -> Outcome {
+    if output.contains("error[E") || output.contains("could not compile") {
+        return Outcome::Broken("does not compile".into());
+    }
+    let mut failures = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in output.lines() {
+        if let Some(name) = line
+            .strip_prefix("---- ")
+            .and_then(|rest| rest.strip_suffix(" stdout ----"))
+        {
+            failures.extend(current.take());
+            current = Some((name.to_owned(), String::new()));
+        } else if line == "failures:" || line.starts_with("test result:") {
+            failures.extend(current.take());
+        } else if let Some((_, text)) = current.as_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    failures.extend(current);
+    if failures.is_empty() {
+        return Outcome::Broken("failed without a test failure (a crash or a build error?)".into());
+    }
+    let other: Vec<&str> = failures
+        .iter()
+        .filter(|(_, text)| !text.contains("leak check failed"))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if other.is_empty() {
+        Outcome::Leaked
+    } else {
+        Outcome::Broken(format!(
+            "fails for another reason than a leak: {}",
+            other.join(", ")
+        ))
+    }
+}
+
+/// Whether the learner's working copy of `exercise` is solved, with the test output.
+pub fn check(cargo: &Cargo, exercise: &Exercise) -> (bool, Outcome, String) {
+    match exercise.mode {
+        Mode::FixTheLeak => {
+            let (outcome, output) = cargo.leak_test(&exercise.package(), false);
+            (outcome == Outcome::Passed, outcome, output)
+        }
+        Mode::WriteTheTest => {
+            let (on_leaky, leaky_out) = cargo.leak_test(&exercise.package(), true);
+            if on_leaky != Outcome::Leaked {
+                let why = match on_leaky {
+                    Outcome::Passed => {
+                        "your test passes on the leaky version: it does not catch the leak yet"
+                            .to_owned()
+                    }
+                    other => format!("on the leaky version your test {other}"),
+                };
+                return (false, Outcome::Broken(why), leaky_out);
+            }
+            let (on_fixed, fixed_out) = cargo.leak_test(&exercise.package(), false);
+            let output = format!("{leaky_out}\n--- on the fixed version ---\n{fixed_out}");
+            if on_fixed == Outcome::Passed {
+                (true, Outcome::Passed, output)
+            } else {
+                (
+                    false,
+                    Outcome::Broken(format!("on the fixed version your test {on_fixed}")),
+                    output,
+                )
+            }
+        }
+    }
+}
+
+/// One line of `verify`.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// The exercise.
+    pub exercise: Exercise,
+    /// Whether the exercise and its solution behave as they must.
+    pub ok: bool,
+    /// What was seen.
+    pub detail: String,
+}
+
+/// Checks every exercise fails *because of its leak* (or, for a write-the-test exercise,
+/// that the starting test does not catch the leak) and every solution passes.
+pub fn verify(cargo: &Cargo, manifest: &Manifest) -> Result<Vec<Verdict>, String> {
+    let packages: Vec<String> = manifest
+        .exercises
+        .iter()
+        .flat_map(|e| [e.package(), e.solution()])
+        .collect();
+    cargo.build(&packages)?;
+    let mut verdicts = Vec::new();
+    for exercise in &manifest.exercises {
+        let (ok, detail) = match exercise.mode {
+            Mode::FixTheLeak => {
+                let (unsolved, _) = cargo.leak_test(&exercise.package(), false);
+                let (solved, _) = cargo.leak_test(&exercise.solution(), false);
+                (
+                    unsolved == Outcome::Leaked && solved == Outcome::Passed,
+                    format!("exercise {unsolved}; solution {solved}"),
+                )
+            }
+            Mode::WriteTheTest => {
+                let (unsolved, _) = cargo.leak_test(&exercise.package(), true);
+                let (solved_leaky, _) = cargo.leak_test(&exercise.solution(), true);
+                let (solved_fixed, _) = cargo.leak_test(&exercise.solution(), false);
+                (
+                    unsolved == Outcome::Passed
+                        && solved_leaky == Outcome::Leaked
+                        && solved_fixed == Outcome::Passed,
+                    format!(
+                        "starting test on the leaky version {unsolved} (misses the leak); \
+                         solution's test on the leaky version {solved_leaky}, on the fixed one {solved_fixed}"
+                    ),
+                )
+            }
+        };
+        verdicts.push(Verdict {
+            exercise: exercise.clone(),
+            ok,
+            detail,
+        });
+    }
+    Ok(verdicts)
+}
+
+/// `exercises: N passed, M failed`.
+pub fn summary(verdicts: &[Verdict]) -> String {
+    let passed = verdicts.iter().filter(|v| v.ok).count();
+    format!(
+        "exercises: {passed} passed, {} failed",
+        verdicts.len() - passed
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_names_follow_the_folders() {
+        let e = Exercise {
+            name: "count_tasks".into(),
+            dir: "01_count_tasks".into(),
+            mode: Mode::FixTheLeak,
+            minutes: 10,
+            teaches: String::new(),
+            hint: String::new(),
+            exercise_package: None,
+            solution_package: None,
+        };
+        assert_eq!(e.number(), 1);
+        assert_eq!(e.package(), "ex01-count-tasks");
+        assert_eq!(e.solution(), "sol01-count-tasks");
+    }
+
+    #[test]
+    fn a_failure_is_a_leak_only_if_every_failing_test_says_so() {
+        let leak = "running 1 test\ntest t ... FAILED\n\nfailures:\n\n---- t stdout ----\n\nthread 't' panicked at tests/leak.rs:9:5:\nleak check failed: 1 task(s)\n\nfailures:\n    t\n\ntest result: FAILED. 0 passed; 1 failed";
+        assert_eq!(judge_failure(leak), Outcome::Leaked);
+        let other = leak.replace("leak check failed", "assertion `left == right` failed");
+        assert_eq!(
+            judge_failure(&other),
+            Outcome::Broken("fails for another reason than a leak: t".into())
+        );
+        let build = "error[E0425]: cannot find value `x`\nerror: could not compile `ex01`";
+        assert_eq!(
+            judge_failure(build),
+            Outcome::Broken("does not compile".into())
+        );
+    }
+}
