@@ -124,7 +124,10 @@ fn main() {
         i / p
     );
 
-    let rt = runtime(true);
+    // `--no-registry`: the same leak on a runtime without spawn hooks, to see what the
+    // registry's entries cost in memory.
+    let instrumented = !std::env::args().any(|a| a == "--no-registry");
+    let rt = runtime(instrumented);
     rt.block_on(async {
         let app = leaky_server::app(leaky_server::AppState::new());
         get(&app, "/_count").await;

@@ -12,53 +12,99 @@
 //!
 //! # How this one leaks: LEAK(L1)
 //!
-//! A Go `chan` is *one* value that both sides use. This handler keeps that shape: a
-//! [`GoChan`] holds both ends, and sends wait until the value is taken, like Go's unbuffered
-//! channel. Both channels live in the request's [`SumJob`], which the handler and both
-//! sum tasks share through an `Arc`.
+//! A Go `chan` is *one* value that both sides use, and nothing closes it when one side
+//! goes away. This handler keeps that shape: a [`GoChan`] holds both ends, and a send
+//! waits until the value is taken, like Go's unbuffered channel. Both channels live in
+//! the request's [`SumJob`], which the handler and both sum tasks share through an `Arc`.
 //!
 //! The handler reads `c1` and returns. The task summing the second half is waiting inside
-//! `c2.send()` for a receiver, and that receiver is alive: it is in the `SumJob`, and the
-//! waiting task itself holds the last `Arc` to the job. A cycle nobody breaks: the task
-//! keeps the receiver alive, the receiver keeps the task waiting. One task per request.
+//! `c2.send()` for a receiver that will never come, and nothing can tell it so: the
+//! channel has no "closed" state, and the waiting task itself holds the last `Arc` to the
+//! job and its channel. One task per request.
 
 use std::sync::Arc;
 
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::Notify;
 
 use crate::nums::{self, BadRequest, Nums};
 
-/// Go's `chan i128`: both ends in one value, and a send that waits until it is received.
+/// Go's `chan T`: one value for both ends, and a send that waits until it is received.
+///
+/// Built on a slot and a [`Notify`] rather than on a tokio channel: a tokio channel
+/// *closes* when one end is dropped, and Go's channels never do. A `Notify` has no
+/// "other side is gone" state either, so a sender nobody receives from waits for ever,
+/// exactly as in Go.
 pub struct GoChan<T> {
-    tx: mpsc::Sender<T>,
-    rx: Mutex<mpsc::Receiver<T>>,
+    state: std::sync::Mutex<Slot<T>>,
+    /// Notified (all waiters) whenever the slot changes; each waiter looks again.
+    changed: Notify,
+}
+
+struct Slot<T> {
+    value: Option<T>,
+    /// How many values were received so far.
+    received: u64,
 }
 
 impl<T> GoChan<T> {
     /// `make(chan T)`.
     pub fn new() -> Self {
-        // tokio has no zero-capacity channel; capacity 1 plus the wait in `send` below
-        // behaves like Go's unbuffered channel.
-        let (tx, rx) = mpsc::channel(1);
         GoChan {
-            tx,
-            rx: Mutex::new(rx),
+            state: std::sync::Mutex::new(Slot {
+                value: None,
+                received: 0,
+            }),
+            changed: Notify::new(),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slot<T>> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// `c <- value`: returns once a receiver has taken the value.
     pub async fn send(&self, value: T) {
-        // Both calls only fail once the receiver is dropped, which the `GoChan` itself
-        // prevents: it owns the receiver.
-        if self.tx.send(value).await.is_ok() {
-            // The slot frees up when the value is taken: wait for that, like Go does.
-            let _ = self.tx.reserve().await;
+        // First wait for the slot to be free, then wait for our value to be taken. Each
+        // wait's `Notified` is created *before* looking at the slot: `notify_waiters`
+        // wakes it even though it is not polled yet, so no wake-up slips in between.
+        let mut value = Some(value);
+        let mut ticket = 0;
+        loop {
+            let changed = self.changed.notified();
+            {
+                let mut slot = self.lock();
+                if let Some(v) = value.take() {
+                    if slot.value.is_none() {
+                        slot.value = Some(v);
+                        ticket = slot.received + 1;
+                        self.changed.notify_waiters();
+                    } else {
+                        value = Some(v);
+                    }
+                } else if slot.received >= ticket {
+                    return;
+                }
+            }
+            changed.await;
         }
     }
 
     /// `<-c`.
-    pub async fn recv(&self) -> Option<T> {
-        self.rx.lock().await.recv().await
+    pub async fn recv(&self) -> T {
+        loop {
+            let changed = self.changed.notified();
+            {
+                let mut slot = self.lock();
+                if let Some(value) = slot.value.take() {
+                    slot.received += 1;
+                    self.changed.notify_waiters();
+                    return value;
+                }
+            }
+            changed.await;
+        }
     }
 }
 
@@ -70,13 +116,14 @@ impl<T> Default for GoChan<T> {
 
 /// Everything one `/sum` request needs, shared by the handler and both sum tasks.
 struct SumJob {
-    first: Vec<i64>,
-    second: Vec<i64>,
+    /// The numbers; the first half is `nums[..split]`.
+    nums: Vec<i64>,
+    split: usize,
     /// The first half's result. Read by the handler.
-    c1: GoChan<i128>,
-    /// LEAK(L1): the second half's result. Nobody reads it, and its receiver lives as long
-    /// as this job, which the task blocked sending on it keeps alive.
-    c2: GoChan<i128>,
+    c1: GoChan<Option<i64>>,
+    /// LEAK(L1): the second half's result. Nobody ever reads it, and a `GoChan` never
+    /// closes, so the task sending on it waits for ever (holding this job alive, too).
+    c2: GoChan<Option<i64>>,
 }
 
 /// Which half a sum task adds up.
@@ -86,24 +133,31 @@ enum Half {
     Second,
 }
 
-/// `func sum(s []int, c chan int)`: adds up one half and sends the result.
+impl SumJob {
+    /// One half of the numbers, and the channel its sum goes to.
+    fn half(&self, half: Half) -> (&[i64], &GoChan<Option<i64>>) {
+        match half {
+            Half::First => (&self.nums[..self.split], &self.c1),
+            Half::Second => (&self.nums[self.split..], &self.c2),
+        }
+    }
+}
+
+/// `func sum(s []int, c chan int)`: adds up one half and sends the result (`None` if
+/// it does not fit in an `i64`).
 async fn sum(job: Arc<SumJob>, half: Half) {
-    let (nums, c) = match half {
-        Half::First => (&job.first, &job.c1),
-        Half::Second => (&job.second, &job.c2),
-    };
-    let sum = nums::partial_sum(nums);
+    let sum = i64::try_from(nums::partial_sum(job.half(half).0)).ok();
     // `c <- sum`. For the second half this never returns.
-    c.send(sum).await;
+    job.half(half).1.send(sum).await;
 }
 
 /// `GET /sum?nums=...`: answers the sum of the *first half* only, like the blog's handler
 /// (`17` for the blog's numbers).
 pub async fn handler(nums: Nums) -> Result<String, BadRequest> {
-    let (first, second) = nums.halves();
+    let split = nums.0.len() / 2;
     let job = Arc::new(SumJob {
-        first,
-        second,
+        nums: nums.0,
+        split,
         c1: GoChan::new(),
         c2: GoChan::new(),
     });
@@ -113,7 +167,46 @@ pub async fn handler(nums: Nums) -> Result<String, BadRequest> {
     // LEAK(L1): go sum(s[len(s)/2:], c2) — this task's send is never received.
     tokio::spawn(sum(Arc::clone(&job), Half::Second));
 
-    // x := <-c1. The job owns c1's sender, so `recv` cannot see a closed channel here.
-    let x = job.c1.recv().await.unwrap_or_default();
-    Ok(nums::answer(x)?.to_string())
+    // x := <-c1
+    let x = job.c1.recv().await;
+    let x = x.ok_or_else(|| BadRequest("the sum is out of range for a 64-bit integer".into()))?;
+    Ok(x.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GoChan;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// Like Go's unbuffered channel: a send returns only once its value is received, and
+    /// values from several senders all arrive.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn go_chan_is_a_rendezvous() {
+        let c = Arc::new(GoChan::new());
+        let sender = tokio::spawn({
+            let c = Arc::clone(&c);
+            async move { c.send(1).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!sender.is_finished(), "a send waits for a receiver");
+        assert_eq!(c.recv().await, 1);
+        sender.await.unwrap();
+
+        let senders: Vec<_> = (0..10)
+            .map(|i| {
+                let c = Arc::clone(&c);
+                tokio::spawn(async move { c.send(i).await })
+            })
+            .collect();
+        let mut got: Vec<i32> = Vec::new();
+        for _ in 0..10 {
+            got.push(c.recv().await);
+        }
+        got.sort_unstable();
+        assert_eq!(got, (0..10).collect::<Vec<_>>());
+        for s in senders {
+            s.await.unwrap();
+        }
+    }
 }
