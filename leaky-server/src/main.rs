@@ -19,11 +19,22 @@ struct Args {
     /// Address to listen on. Keep it on loopback: the debug routes reveal internals.
     #[arg(long, default_value = "127.0.0.1:8001")]
     addr: SocketAddr,
+    /// Build the runtime without leak-probe's spawn hooks: /_stack and /metrics then lack
+    /// spawn sites. For measuring what the hooks cost.
+    #[arg(long)]
+    no_task_registry: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match leak_probe::runtime::build(tokio::runtime::Builder::new_multi_thread()) {
+    let builder = tokio::runtime::Builder::new_multi_thread();
+    let runtime = if args.no_task_registry {
+        let mut builder = builder;
+        builder.enable_all().build()
+    } else {
+        leak_probe::runtime::build(builder)
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("leaky-server: cannot start the tokio runtime: {e}");
