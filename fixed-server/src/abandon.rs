@@ -76,6 +76,7 @@ struct Handover {
     acknowledged: Notify,
 }
 
+// ANCHOR: abandon_work
 /// The worker: `ms` of work, then the two-step hand-over, unless cancelled first.
 async fn work(
     ms: u64,
@@ -96,7 +97,9 @@ async fn work(
         })
         .await;
 }
+// ANCHOR_END: abandon_work
 
+// ANCHOR: abandon_handler
 /// `GET /abandon?ms=N`: does `N` ms of work and answers `worked N ms`.
 pub async fn handler(
     State(state): State<AppState>,
@@ -118,3 +121,4 @@ pub async fn handler(
     handover.acknowledged.notify_one();
     format!("worked {worked} ms\n")
 }
+// ANCHOR_END: abandon_handler

@@ -33,6 +33,7 @@ async fn beat(state: AppState) {
     }
 }
 
+// ANCHOR: heartbeat_handler
 /// `GET /heartbeat?nums=...`: answers the sum, with a heartbeat running meanwhile.
 pub async fn handler(State(state): State<AppState>, nums: Nums) -> Result<String, BadRequest> {
     // FIX(L4): aborted when `_heartbeat` is dropped, at the end of this function.
@@ -40,3 +41,4 @@ pub async fn handler(State(state): State<AppState>, nums: Nums) -> Result<String
 
     Ok(nums::answer(nums::partial_sum(&nums.0))?.to_string())
 }
+// ANCHOR_END: heartbeat_handler

@@ -24,6 +24,7 @@ use crate::nums::{self, Nums};
 /// How long the handler waits for the consumer's total.
 pub const RANGE_TIMEOUT: Duration = Duration::from_secs(1);
 
+// ANCHOR: range_consumer
 /// The consumer: adds up the feed until it closes, and returns the total.
 async fn consume(mut feed: mpsc::Receiver<i64>) -> i128 {
     let mut total = 0;
@@ -33,7 +34,9 @@ async fn consume(mut feed: mpsc::Receiver<i64>) -> i128 {
     }
     total
 }
+// ANCHOR_END: range_consumer
 
+// ANCHOR: range_handler
 /// `GET /range?nums=...`: answers the sum, computed by a per-request consumer.
 pub async fn handler(State(state): State<AppState>, nums: Nums) -> Response {
     let (feed, rx) = mpsc::channel(16);
@@ -67,3 +70,4 @@ pub async fn handler(State(state): State<AppState>, nums: Nums) -> Response {
             .into_response(),
     }
 }
+// ANCHOR_END: range_handler

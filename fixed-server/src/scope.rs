@@ -42,6 +42,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestToken {
     }
 }
 
+// ANCHOR: request_scope
 /// Runs a request inside its own cancellation scope.
 pub async fn request_scope(
     State(state): State<AppState>,
@@ -64,3 +65,4 @@ pub async fn request_scope(
         response = next.run(req) => response,
     }
 }
+// ANCHOR_END: request_scope

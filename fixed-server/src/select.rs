@@ -28,6 +28,7 @@ struct Job {
     reply: oneshot::Sender<i128>,
 }
 
+// ANCHOR: select_worker
 /// The per-request worker: answers jobs, and notices config reloads, until cancelled.
 async fn worker(
     mut jobs: mpsc::Receiver<Job>,
@@ -53,7 +54,9 @@ async fn worker(
         }
     }
 }
+// ANCHOR_END: select_worker
 
+// ANCHOR: select_handler
 /// `GET /select?nums=...`: answers the sum, computed by a per-request worker.
 pub async fn handler(
     State(state): State<AppState>,
@@ -73,3 +76,4 @@ pub async fn handler(
     let sum = answer.await.unwrap_or_default();
     Ok(nums::answer(sum)?.to_string())
 }
+// ANCHOR_END: select_handler

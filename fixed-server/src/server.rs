@@ -65,6 +65,7 @@ pub async fn serve(
         .map(|_| ())
 }
 
+// ANCHOR: serve
 /// [`serve`] with an explicit [`Config`]; returns what the shutdown did.
 pub async fn serve_with(
     listener: TcpListener,
@@ -132,3 +133,4 @@ pub async fn serve_with(
     );
     Ok(report)
 }
+// ANCHOR_END: serve

@@ -27,13 +27,16 @@ use crate::nums::{self, Nums};
 /// How long the handler waits for both halves.
 pub const SUM_TIMEOUT: Duration = Duration::from_secs(1);
 
+// ANCHOR: sum_task
 /// `func sum(s []int, c chan int)`: adds up one half and sends the result.
 async fn sum(nums: Vec<i64>, c: oneshot::Sender<i128>) {
     // FIX(L1): the task owns only the sending end. `send` never waits; if the handler is
     // gone it fails, and the task ends either way.
     let _ = c.send(nums::partial_sum(&nums));
 }
+// ANCHOR_END: sum_task
 
+// ANCHOR: sum_handler
 /// `GET /sum?nums=...`: answers the sum of *both* halves (`12` for the blog's numbers).
 pub async fn handler(State(state): State<AppState>, nums: Nums) -> Response {
     let (first, second) = nums.halves();
@@ -59,3 +62,4 @@ pub async fn handler(State(state): State<AppState>, nums: Nums) -> Response {
             .into_response(),
     }
 }
+// ANCHOR_END: sum_handler

@@ -38,6 +38,7 @@ impl Upstream {
     }
 }
 
+// ANCHOR: upstream_handler
 /// `GET /upstream`: `504` after [`UPSTREAM_TIMEOUT`] (the upstream never answers).
 pub async fn handler(State(state): State<AppState>) -> (StatusCode, String) {
     // FIX(L5): the call itself is bounded, and cancelled (dropped) when time is up.
@@ -49,3 +50,4 @@ pub async fn handler(State(state): State<AppState>) -> (StatusCode, String) {
         ),
     }
 }
+// ANCHOR_END: upstream_handler

@@ -229,3 +229,23 @@ fn stack_explains_what_is_missing_on_a_plain_runtime() {
         }
     });
 }
+
+/// With many tasks from one site, `/_stack` renders the traces of a sample of them (100
+/// per site) and still counts every task; `?all_traces=1` renders them all.
+#[test]
+fn stack_renders_a_sample_of_traces_per_site() {
+    if !leak_probe::runtime::HAS_TASK_DUMPS {
+        return; // No traces at all without task dumps.
+    }
+    let _app = LeakCheck::new().expect_leaked(150).run(|| async {
+        let app = leaky_after_sums(150).await;
+        let (_, text) = get(&app, "/_stack").await;
+        assert!(text.contains("100 task(s) [age "), "{text}");
+        assert!(text.contains("50 task(s) [age "), "{text}");
+        assert!(text.contains("    (trace not rendered: only a sample"), "{text}");
+        let (_, all) = get(&app, "/_stack?all_traces=1").await;
+        assert!(all.contains("150 task(s) [age "), "{all}");
+        assert!(!all.contains("trace not rendered"), "{all}");
+        app
+    });
+}

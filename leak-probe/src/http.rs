@@ -3,7 +3,7 @@
 //! | route | answers |
 //! |---|---|
 //! | `GET /_count` | live tasks of this runtime, a bare integer (the blog's endpoint) |
-//! | `GET /_stack` | tasks grouped by spawn site and await trace, as text; `?debug=2` lists every task; `?trace=0` skips the dump (no runtime pause) |
+//! | `GET /_stack` | tasks grouped by spawn site and await trace, as text; `?debug=2` lists every task; `?trace=0` skips the dump (no runtime pause); `?all_traces=1` renders every trace, not a sample of 100 per spawn site |
 //! | `GET /_tasks` | the same report as JSON (same query parameters) |
 //! | `GET /metrics` | Prometheus text, see [`crate::metrics`] |
 //!
@@ -66,10 +66,12 @@ pub async fn track_requests(
     response
 }
 
+// ANCHOR: count_route
 /// `GET /_count`: the number of live tasks, as the blog's `runtime.NumGoroutine()` handler.
 async fn count() -> String {
     crate::live_tasks().to_string()
 }
+// ANCHOR_END: count_route
 
 /// Query parameters of `/_stack` and `/_tasks`.
 #[derive(Debug, Deserialize)]
@@ -78,6 +80,8 @@ struct StackQuery {
     debug: Option<u8>,
     /// `1` (default): take a task dump for await traces. `0`: registry only, no pause.
     trace: Option<u8>,
+    /// `1`: render every task's trace, not only a sample per spawn site.
+    all_traces: Option<u8>,
 }
 
 impl StackQuery {
@@ -97,9 +101,19 @@ impl StackQuery {
                 ));
             }
         };
+        let traces_per_site = match self.all_traces.unwrap_or(0) {
+            0 => Some(report::DEFAULT_TRACES_PER_SITE),
+            1 => None,
+            _ => {
+                return Err(bad(
+                    "all_traces must be 0 (a sample per spawn site) or 1 (every task)",
+                ));
+            }
+        };
         Ok(ReportOptions {
             traces,
             list_tasks,
+            traces_per_site,
             ..ReportOptions::default()
         })
     }

@@ -70,6 +70,7 @@ struct Handover {
     acknowledged: Notify,
 }
 
+// ANCHOR: abandon_work
 /// The worker: `ms` of work, then the two-step hand-over.
 async fn work(ms: u64, result: oneshot::Sender<u64>, handover: Arc<Handover>) {
     // The work itself. Runs to the end even when nobody is waiting any more.
@@ -80,7 +81,9 @@ async fn work(ms: u64, result: oneshot::Sender<u64>, handover: Arc<Handover>) {
     handover.acknowledged.notified().await;
     // (Clean-up would go here.)
 }
+// ANCHOR_END: abandon_work
 
+// ANCHOR: abandon_handler
 /// `GET /abandon?ms=N`: does `N` ms of work and answers `worked N ms`.
 pub async fn handler(WorkMs(ms): WorkMs) -> String {
     let handover = Arc::new(Handover::default());
@@ -94,3 +97,4 @@ pub async fn handler(WorkMs(ms): WorkMs) -> String {
     handover.acknowledged.notify_one();
     format!("worked {worked} ms\n")
 }
+// ANCHOR_END: abandon_handler

@@ -38,6 +38,7 @@ async fn beat(state: AppState) {
     }
 }
 
+// ANCHOR: heartbeat_handler
 /// `GET /heartbeat?nums=...`: answers the sum, with a heartbeat running meanwhile.
 pub async fn handler(State(state): State<AppState>, nums: Nums) -> Result<String, BadRequest> {
     // LEAK(L4): the JoinHandle is dropped at once; the loop never ends by itself.
@@ -45,3 +46,4 @@ pub async fn handler(State(state): State<AppState>, nums: Nums) -> Result<String
 
     Ok(nums::answer(nums::partial_sum(&nums.0))?.to_string())
 }
+// ANCHOR_END: heartbeat_handler

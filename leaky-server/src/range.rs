@@ -30,6 +30,7 @@ struct Progress {
     total: i128,
 }
 
+// ANCHOR: range_consumer
 /// The consumer: adds up the feed until it closes.
 async fn consume(mut feed: mpsc::Receiver<i64>, progress: watch::Sender<Progress>) {
     let mut now = Progress::default();
@@ -40,7 +41,9 @@ async fn consume(mut feed: mpsc::Receiver<i64>, progress: watch::Sender<Progress
         progress.send_replace(now);
     }
 }
+// ANCHOR_END: range_consumer
 
+// ANCHOR: range_handler
 /// `GET /range?nums=...`: answers the sum, computed by a per-request consumer.
 pub async fn handler(State(state): State<AppState>, nums: Nums) -> Result<String, BadRequest> {
     let (feed, rx) = mpsc::channel(16);
@@ -68,3 +71,4 @@ pub async fn handler(State(state): State<AppState>, nums: Nums) -> Result<String
     };
     Ok(nums::answer(total)?.to_string())
 }
+// ANCHOR_END: range_handler

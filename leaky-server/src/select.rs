@@ -36,6 +36,7 @@ struct Job {
     reply: oneshot::Sender<i128>,
 }
 
+// ANCHOR: select_worker
 /// The per-request worker: answers jobs, and notices config reloads.
 async fn worker(mut jobs: mpsc::Receiver<Job>, mut config: watch::Receiver<u64>) {
     config.borrow_and_update();
@@ -57,7 +58,9 @@ async fn worker(mut jobs: mpsc::Receiver<Job>, mut config: watch::Receiver<u64>)
         }
     }
 }
+// ANCHOR_END: select_worker
 
+// ANCHOR: select_handler
 /// `GET /select?nums=...`: answers the sum, computed by a per-request worker.
 pub async fn handler(State(state): State<AppState>, nums: Nums) -> Result<String, BadRequest> {
     let (jobs, rx) = mpsc::channel(1);
@@ -70,3 +73,4 @@ pub async fn handler(State(state): State<AppState>, nums: Nums) -> Result<String
     let sum = answer.await.unwrap_or_default();
     Ok(nums::answer(sum)?.to_string())
 }
+// ANCHOR_END: select_handler

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::{AppState, app};
 
+// ANCHOR: serve
 /// Serves until `shutdown` resolves and in-flight requests are done.
 pub async fn serve(
     listener: TcpListener,
@@ -25,3 +26,4 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
 }
+// ANCHOR_END: serve

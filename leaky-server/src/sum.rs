@@ -28,6 +28,7 @@ use tokio::sync::Notify;
 
 use crate::nums::{self, BadRequest, Nums};
 
+// ANCHOR: go_chan_struct
 /// Go's `chan T`: one value for both ends, and a send that waits until it is received.
 ///
 /// Built on a slot and a [`Notify`] rather than on a tokio channel: a tokio channel
@@ -39,6 +40,7 @@ pub struct GoChan<T> {
     /// Notified (all waiters) whenever the slot changes; each waiter looks again.
     changed: Notify,
 }
+// ANCHOR_END: go_chan_struct
 
 struct Slot<T> {
     value: Option<T>,
@@ -143,6 +145,7 @@ impl SumJob {
     }
 }
 
+// ANCHOR: sum_task
 /// `func sum(s []int, c chan int)`: adds up one half and sends the result (`None` if
 /// it does not fit in an `i64`).
 async fn sum(job: Arc<SumJob>, half: Half) {
@@ -150,7 +153,9 @@ async fn sum(job: Arc<SumJob>, half: Half) {
     // `c <- sum`. For the second half this never returns.
     job.half(half).1.send(sum).await;
 }
+// ANCHOR_END: sum_task
 
+// ANCHOR: sum_handler
 /// `GET /sum?nums=...`: answers the sum of the *first half* only, like the blog's handler
 /// (`17` for the blog's numbers).
 pub async fn handler(nums: Nums) -> Result<String, BadRequest> {
@@ -172,6 +177,7 @@ pub async fn handler(nums: Nums) -> Result<String, BadRequest> {
     let x = x.ok_or_else(|| BadRequest("the sum is out of range for a 64-bit integer".into()))?;
     Ok(x.to_string())
 }
+// ANCHOR_END: sum_handler
 
 #[cfg(test)]
 mod tests {

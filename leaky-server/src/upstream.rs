@@ -37,6 +37,7 @@ impl Upstream {
     }
 }
 
+// ANCHOR: upstream_handler
 /// `GET /upstream`: `504` after [`UPSTREAM_TIMEOUT`] (the upstream never answers).
 pub async fn handler(State(state): State<AppState>) -> (StatusCode, String) {
     let (tx, rx) = oneshot::channel();
@@ -54,3 +55,4 @@ pub async fn handler(State(state): State<AppState>) -> (StatusCode, String) {
         ),
     }
 }
+// ANCHOR_END: upstream_handler

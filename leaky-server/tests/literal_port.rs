@@ -24,6 +24,7 @@ async fn sum(s: Vec<i64>, c: mpsc::Sender<i64>) {
     let _ = c.send(sum).await;
 }
 
+// ANCHOR: literal_port
 /// `func sumConcurrent(w, r)`, minus the HTTP parts.
 async fn sum_concurrent() -> i64 {
     let s = [7, 2, 8, -9, 4, 0];
@@ -36,6 +37,7 @@ async fn sum_concurrent() -> i64 {
     x_rx.recv().await.unwrap()
     // Here `_y_rx` is dropped: c2 is closed, and its sender's task ends.
 }
+// ANCHOR_END: literal_port
 
 /// 50 requests to the literal port, the blog's load test: no task outlives them.
 #[test]

@@ -118,6 +118,7 @@ impl RunReport {
     }
 }
 
+// ANCHOR: settle
 /// Reads the count until it stops moving (or is back to `before`), at most `window`.
 /// Returns the count, how long it took, and whether it settled.
 pub async fn settle(
@@ -157,6 +158,7 @@ pub async fn settle(
         }
     }
 }
+// ANCHOR_END: settle
 
 /// Reads of the "before" count in a row that must agree before the load starts, and of a
 /// count back at "before" to call it settled.

@@ -118,7 +118,9 @@ fn get_on(
             if name.eq_ignore_ascii_case("content-length") {
                 length = value.trim().parse().unwrap_or(0);
             }
-            if name.eq_ignore_ascii_case("transfer-encoding") && value.trim().eq_ignore_ascii_case("chunked") {
+            if name.eq_ignore_ascii_case("transfer-encoding")
+                && value.trim().eq_ignore_ascii_case("chunked")
+            {
                 chunked = true;
             }
         }
@@ -417,6 +419,11 @@ async fn main() -> std::process::ExitCode {
         Ok(p) => rows.push(memory_and_dump(&p, quick).await),
         Err(e) => notes.push(e),
     }
+    eprintln!("report: memory (leaky-server --no-task-registry)...");
+    match start("leaky-server --no-task-registry", &leaky, &["--no-task-registry"], "--addr") {
+        Ok(p) => rows.push(memory_and_dump(&p, quick).await),
+        Err(e) => notes.push(e),
+    }
     if let Ok(go) = &go {
         eprintln!("report: memory and dumps (Go)...");
         match start("Go", go, &[], "-addr") {
@@ -490,7 +497,7 @@ async fn main() -> std::process::ExitCode {
     }
 
     // Targets.
-    let rust = rows.iter().find(|r| r.name.starts_with("leaky"));
+    let rust = rows.iter().find(|r| r.name == "leaky-server (Rust)");
     let gor = rows.iter().find(|r| r.name == "Go");
     md.push_str("\n### Targets\n\n| target | measured | |\n|---|---|---|\n");
     let fixed_vs_leaky = medians[0] / medians[2].max(1.0);
