@@ -242,7 +242,10 @@ fn stack_renders_a_sample_of_traces_per_site() {
         let (_, text) = get(&app, "/_stack").await;
         assert!(text.contains("100 task(s) [age "), "{text}");
         assert!(text.contains("50 task(s) [age "), "{text}");
-        assert!(text.contains("    (trace not rendered: only a sample"), "{text}");
+        assert!(
+            text.contains("    (trace not rendered: only a sample"),
+            "{text}"
+        );
         let (_, all) = get(&app, "/_stack?all_traces=1").await;
         assert!(all.contains("150 task(s) [age "), "{all}");
         assert!(!all.contains("trace not rendered"), "{all}");

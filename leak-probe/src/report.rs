@@ -258,6 +258,13 @@ pub async fn capture_traces_sampled(
             ));
         }
         let slot = DumpSlot::take().ok_or(DumpError::Busy)?;
+        if let Err(queued) = wait_for_short_run_queues(&handle).await {
+            return Ok(Traces::none(format!(
+                "not captured: {queued} tasks were waiting in the workers' run queues for a \
+                 second; tokio's dump can spin for ever while those queues are long, so it was \
+                 not started. Try again, or use ?trace=0"
+            )));
+        }
         let started = Instant::now();
         let dump = match tokio::time::timeout(timeout, handle.dump()).await {
             Ok(dump) => dump,
@@ -314,6 +321,39 @@ pub async fn capture_traces_sampled(
             "not captured: this build has no task dumps; {}",
             crate::runtime::HOW_TO_ENABLE
         )))
+    }
+}
+
+/// Most tasks the workers' local run queues may hold when a dump starts.
+///
+/// tokio 1.54's dump first moves every queued task into one local queue
+/// (`Shared::steal_all`), and that loop never ends once the queue it fills is half full
+/// while another worker's queue is not empty: the whole runtime then spins at 100 % CPU
+/// and no timeout can fire. A dump also wakes every task it traced, so queues are long
+/// right after one. Starting a dump only while the queues are short avoids the trap.
+#[cfg(taskdump)]
+const MAX_QUEUED_FOR_DUMP: usize = 64;
+
+/// Waits (up to a second) until the workers' local run queues hold few tasks; answers
+/// how many were queued if they never did.
+#[cfg(taskdump)]
+async fn wait_for_short_run_queues(handle: &tokio::runtime::Handle) -> Result<(), usize> {
+    let metrics = handle.metrics();
+    let queued = || {
+        (0..metrics.num_workers())
+            .map(|w| metrics.worker_local_queue_depth(w))
+            .sum::<usize>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let now = queued();
+        if now <= MAX_QUEUED_FOR_DUMP {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(now);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 

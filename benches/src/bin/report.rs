@@ -217,7 +217,7 @@ struct MemoryRow {
     per_task_10k: f64,
     per_task_100k: f64,
     rss_100k_mb: f64,
-    stack: (Duration, usize, Duration),
+    stack: Option<(Duration, usize, Duration)>,
     stack_registry: Option<(Duration, usize, Duration)>,
 }
 
@@ -238,9 +238,11 @@ async fn memory_and_dump(proc: &Proc, quick: bool) -> MemoryRow {
     let per = |rss: u64, count: usize| {
         (rss.saturating_sub(base_rss)) as f64 / (count.saturating_sub(base_count)).max(1) as f64
     };
-    let stack = timed_with_count_probe(proc, "/_stack");
+    // Without the registry, /_stack has neither spawn sites nor a dump to time.
+    let with_dump = !proc.name.contains("no-task-registry");
+    let stack = with_dump.then(|| timed_with_count_probe(proc, "/_stack"));
     let stack_registry =
-        (proc.name != "Go").then(|| timed_with_count_probe(proc, "/_stack?trace=0"));
+        (with_dump && proc.name != "Go").then(|| timed_with_count_probe(proc, "/_stack?trace=0"));
     MemoryRow {
         name: proc.name,
         per_task_10k: per(rss_small, count_small),
@@ -420,7 +422,12 @@ async fn main() -> std::process::ExitCode {
         Err(e) => notes.push(e),
     }
     eprintln!("report: memory (leaky-server --no-task-registry)...");
-    match start("leaky-server --no-task-registry", &leaky, &["--no-task-registry"], "--addr") {
+    match start(
+        "leaky-server --no-task-registry",
+        &leaky,
+        &["--no-task-registry"],
+        "--addr",
+    ) {
         Ok(p) => rows.push(memory_and_dump(&p, quick).await),
         Err(e) => notes.push(e),
     }
@@ -436,22 +443,16 @@ async fn main() -> std::process::ExitCode {
         "### Memory per leaked task, and the dump\n\n| server | RSS per leaked task after {small} | after {large} | RSS at {large} | `/_stack` at {large} | its size | worst `/_count` meanwhile | `/_stack?trace=0` | worst `/_count` meanwhile |\n|---|---|---|---|---|---|---|---|---|\n"
     ));
     for r in &rows {
-        let (reg_time, reg_worst) = r
+        let na = || ("n/a".to_owned(), "n/a".to_owned(), "n/a".to_owned());
+        let (time, size, worst) = r.stack.map_or_else(na, |(t, bytes, w)| {
+            (ms(t), format!("{:.1} MB", bytes as f64 / 1e6), ms(w))
+        });
+        let (reg_time, _, reg_worst) = r
             .stack_registry
-            .map_or(("n/a".to_owned(), "n/a".to_owned()), |(t, _, w)| {
-                (ms(t), ms(w))
-            });
+            .map_or_else(na, |(t, _, w)| (ms(t), String::new(), ms(w)));
         md.push_str(&format!(
-            "| {} | {:.0} B | {:.0} B | {:.0} MB | {} | {:.1} MB | {} | {} | {} |\n",
-            r.name,
-            r.per_task_10k,
-            r.per_task_100k,
-            r.rss_100k_mb,
-            ms(r.stack.0),
-            r.stack.1 as f64 / 1e6,
-            ms(r.stack.2),
-            reg_time,
-            reg_worst
+            "| {} | {:.0} B | {:.0} B | {:.0} MB | {time} | {size} | {worst} | {reg_time} | {reg_worst} |\n",
+            r.name, r.per_task_10k, r.per_task_100k, r.rss_100k_mb,
         ));
     }
 
@@ -518,7 +519,12 @@ async fn main() -> std::process::ExitCode {
             verdict(vs_go >= 1.3)
         ));
     }
-    if let (Some(r), Some(g)) = (rust, gor) {
+    if let (Some(r), Some(g), Some(rs), Some(gs)) = (
+        rust,
+        gor,
+        rust.and_then(|r| r.stack),
+        gor.and_then(|g| g.stack),
+    ) {
         let mem = r.per_task_100k / g.per_task_100k.max(1.0);
         md.push_str(&format!(
             "| memory per leaked task ≤ ¼ of Go's | {:.0} B vs {:.0} B = {mem:.2} | {} |\n",
@@ -526,18 +532,18 @@ async fn main() -> std::process::ExitCode {
             g.per_task_100k,
             verdict(mem <= 0.25)
         ));
-        let dump = r.stack.0.as_secs_f64() / g.stack.0.as_secs_f64().max(1e-9);
+        let dump = rs.0.as_secs_f64() / gs.0.as_secs_f64().max(1e-9);
         md.push_str(&format!(
             "| `/_stack` at {large} ≤ ½ of Go's time | {} vs {} = {dump:.2} | {} |\n",
-            ms(r.stack.0),
-            ms(g.stack.0),
+            ms(rs.0),
+            ms(gs.0),
             verdict(dump <= 0.5)
         ));
-        let stall = r.stack.2.as_secs_f64() / g.stack.2.as_secs_f64().max(1e-9);
+        let stall = rs.2.as_secs_f64() / gs.2.as_secs_f64().max(1e-9);
         md.push_str(&format!(
             "| worst `/_count` during the dump ≤ ½ of Go's | {} vs {} = {stall:.2} | {} |\n",
-            ms(r.stack.2),
-            ms(g.stack.2),
+            ms(rs.2),
+            ms(gs.2),
             verdict(stall <= 0.5)
         ));
     }

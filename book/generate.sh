@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Regenerates everything under book/src/generated/ from real runs of this workspace's
+# binaries, on loopback: load-client runs, /_stack, /metrics, a failed leak check, the
+# demo's chart, the Go comparison and the numbers report. Run from anywhere:
+#
+#   book/generate.sh            # all of it (about 5 minutes: the report dominates)
+#   book/generate.sh --quick    # smaller report sizes
+#
+# Needs: the Rust toolchain and curl. Uses go (apt-get install golang-go) and oha
+# (cargo install oha --locked) when installed; without go, the Go outputs are kept as
+# they are and a line says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=book/src/generated
+mkdir -p "$out"
+quick=""
+[ "${1:-}" = "--quick" ] && quick="--quick"
+
+cargo build --release -p leaky-server -p fixed-server -p load-client -p benches
+cargo build -p leak-probe --example leak_report
+bin=target/release
+
+# Starts a server binary on a free loopback port; sets $pid and $addr.
+start() {
+  local log; log=$(mktemp)
+  "$@" >"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    addr=$(grep -o 'http://[0-9.:]*' "$log" | head -1 | sed 's|http://||' || true)
+    [ -n "$addr" ] && return 0
+    sleep 0.05
+  done
+  echo "generate.sh: $* did not start" >&2; cat "$log" >&2; exit 1
+}
+
+echo "== the demo"
+"$bin/load-client" demo --plot "$out/demo.svg" 2>/dev/null > "$out/demo.txt"
+
+echo "== the blog's load test on leaky-server /sum, and /_stack, /metrics"
+start "$bin/leaky-server" --addr 127.0.0.1:0
+"$bin/load-client" --rounds 2 "http://$addr/sum" > "$out/load-sum-leaky.txt"
+for route in select range heartbeat upstream; do
+  "$bin/load-client" -n 10 -c 10 "http://$addr/$route" > /dev/null
+done
+"$bin/load-client" -n 10 -c 10 --abandon-after 50ms "http://$addr/abandon?ms=200" > /dev/null
+sleep 0.5
+curl -s "http://$addr/_stack" > "$out/stack-leaky.txt"
+curl -s "http://$addr/metrics" \
+  | grep -E '^# (HELP|TYPE) (tokio|http_requests_total)|^tokio_|^http_requests_total\{route="/(sum|_stack)"|^# (HELP|TYPE) http_request_duration|^http_request_duration_seconds_(bucket|sum|count)\{route="/sum"' \
+  > "$out/metrics.txt"
+kill "$pid"; wait "$pid" 2>/dev/null || true
+
+echo "== a failed leak check"
+cargo run -q -p leak-probe --example leak_report > "$out/leak-check-failure.txt"
+
+echo "== the blog's Go server"
+if command -v go >/dev/null 2>&1; then
+  gobuild=$(mktemp -d)
+  cp leaky-server/go/main.go "$gobuild/"
+  (cd "$gobuild" && GO111MODULE=off GOCACHE="$gobuild/cache" go build -o leaky-go main.go)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$gobuild/leaky-go" -addr "127.0.0.1:$port" &
+  gopid=$!
+  sleep 0.5
+  "$bin/load-client" --rounds 2 --stack "http://127.0.0.1:$port/sum" > "$out/load-go.txt"
+  kill "$gopid"; wait "$gopid" 2>/dev/null || true
+else
+  echo "generate.sh: go is not installed; keeping the existing $out/load-go.txt" >&2
+fi
+
+echo "== the numbers report"
+"$bin/report" $quick --out "$out/numbers.md"
+
+echo "book/generate.sh: regenerated $out"
