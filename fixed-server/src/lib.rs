@@ -28,6 +28,7 @@
 //! ```
 
 pub mod abandon;
+pub mod harden;
 pub mod heartbeat;
 pub mod nums;
 pub mod range;
@@ -94,6 +95,11 @@ impl AppState {
 /// The server's routes, debug routes included. Tests drive this with `oneshot`; `serve`
 /// runs it on a listener.
 pub fn app(state: AppState) -> Router {
+    app_with(state, leak_probe::http::DebugAccess::Open)
+}
+
+/// [`app`], with the debug routes served or not (see `leak_probe::http::DebugAccess`).
+pub fn app_with(state: AppState, debug: leak_probe::http::DebugAccess) -> Router {
     let routes = Router::new()
         .route("/sum", get(sum::handler))
         .route("/select", get(select::handler))
@@ -106,5 +112,9 @@ pub fn app(state: AppState) -> Router {
             scope::request_scope,
         ))
         .with_state(state);
-    leak_probe::http::instrument(routes)
+    // Every request, debug routes included, is bounded by the limits of `harden`.
+    harden::harden(
+        leak_probe::http::instrument_with(routes, debug),
+        harden::Limits::default(),
+    )
 }

@@ -24,6 +24,10 @@ struct Args {
     /// spawn sites. For measuring what the hooks cost.
     #[arg(long)]
     no_task_registry: bool,
+    /// Serve /_count, /_stack and /_tasks on a non-loopback address too (they reveal
+    /// internals; on loopback they are always on). /metrics is always served.
+    #[arg(long)]
+    expose_debug: bool,
     /// On Ctrl-C/SIGTERM, how long in-flight requests may finish before they are
     /// cancelled (e.g. 500ms, 2s, 1m).
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
     };
     let config = fixed_server::Config {
         shutdown_timeout: args.shutdown_timeout,
+        expose_debug: args.expose_debug,
     };
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)

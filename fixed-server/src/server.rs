@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{AppState, app};
+use crate::{AppState, app_with};
 
 /// How long cancelled work gets to wind down after the deadline.
 pub const CANCEL_GRACE: Duration = Duration::from_secs(1);
@@ -31,12 +31,15 @@ pub const CANCEL_GRACE: Duration = Duration::from_secs(1);
 pub struct Config {
     /// How long in-flight requests may go on after the shutdown signal.
     pub shutdown_timeout: Duration,
+    /// Serve the debug routes on a non-loopback address too.
+    pub expose_debug: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             shutdown_timeout: Duration::from_secs(5),
+            expose_debug: false,
         }
     }
 }
@@ -73,12 +76,14 @@ pub async fn serve_with(
     config: Config,
 ) -> io::Result<ShutdownReport> {
     let state = AppState::new();
+    let debug =
+        leak_probe::http::DebugAccess::for_addr(listener.local_addr()?, config.expose_debug);
     let root = state.shutdown_token();
     let tasks = state.tasks();
 
     // Step 1 is axum's graceful shutdown, triggered by `stop_accepting`.
     let stop_accepting = CancellationToken::new();
-    let server = axum::serve(listener, app(state))
+    let server = axum::serve(listener, app_with(state, debug))
         .with_graceful_shutdown(stop_accepting.clone().cancelled_owned())
         .into_future();
     let mut server = std::pin::pin!(server);

@@ -252,3 +252,29 @@ fn stack_renders_a_sample_of_traces_per_site() {
         app
     });
 }
+
+/// Bound to a non-loopback address, a server hides `/_count`, `/_stack` and `/_tasks`
+/// (404) unless `--expose-debug`; `/metrics` stays for scraping.
+#[test]
+fn debug_routes_are_closed_off_loopback_unless_exposed() {
+    use leak_probe::http::DebugAccess;
+    let loopback = "127.0.0.1:8002".parse().unwrap();
+    let v6_loopback = "[::1]:8002".parse().unwrap();
+    let public = "192.0.2.10:8002".parse().unwrap();
+    assert_eq!(DebugAccess::for_addr(loopback, false), DebugAccess::Open);
+    assert_eq!(DebugAccess::for_addr(v6_loopback, false), DebugAccess::Open);
+    assert_eq!(DebugAccess::for_addr(public, false), DebugAccess::Closed);
+    assert_eq!(DebugAccess::for_addr(public, true), DebugAccess::Open);
+
+    LeakCheck::new().run(|| async {
+        for app in [
+            fixed_server::app_with(fixed_server::AppState::new(), DebugAccess::Closed),
+            leaky_server::app_with(leaky_server::AppState::new(), DebugAccess::Closed),
+        ] {
+            for path in ["/_count", "/_stack", "/_tasks"] {
+                assert_eq!(get(&app, path).await.0, StatusCode::NOT_FOUND, "{path}");
+            }
+            assert_eq!(get(&app, "/metrics").await.0, StatusCode::OK);
+        }
+    });
+}

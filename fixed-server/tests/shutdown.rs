@@ -23,6 +23,7 @@ fn graceful_shutdown_drains_then_cancels_within_its_deadline() {
             },
             Config {
                 shutdown_timeout: deadline,
+                ..Config::default()
             },
         ));
 

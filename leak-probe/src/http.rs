@@ -31,8 +31,39 @@ use crate::report::{self, ReportOptions};
 /// Adds the debug routes to `app` and counts every request (by route and status) for
 /// `/metrics`.
 pub fn instrument(app: Router) -> Router {
+    instrument_with(app, DebugAccess::Open)
+}
+
+/// Whether `/_count`, `/_stack` and `/_tasks` are served. They reveal internals (spawn
+/// sites, source paths) and a dump pauses the runtime, so they are not for the internet.
+/// `/metrics` is served either way: it is meant to be scraped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DebugAccess {
+    /// Served.
+    Open,
+    /// Not served (404), except `/metrics`.
+    Closed,
+}
+
+impl DebugAccess {
+    /// Open on a loopback address; elsewhere only if `expose` is set (`--expose-debug`).
+    pub fn for_addr(addr: std::net::SocketAddr, expose: bool) -> DebugAccess {
+        if expose || addr.ip().is_loopback() {
+            DebugAccess::Open
+        } else {
+            DebugAccess::Closed
+        }
+    }
+}
+
+/// [`instrument`], with the debug routes served or not.
+pub fn instrument_with(app: Router, access: DebugAccess) -> Router {
     let http = Arc::new(HttpMetrics::default());
-    app.merge(debug_routes(Arc::clone(&http)))
+    let debug = match access {
+        DebugAccess::Open => debug_routes(Arc::clone(&http)),
+        DebugAccess::Closed => metrics_route(Arc::clone(&http)),
+    };
+    app.merge(debug)
         .layer(middleware::from_fn_with_state(http, track_requests))
 }
 
@@ -42,6 +73,12 @@ pub fn debug_routes(http: Arc<HttpMetrics>) -> Router {
         .route("/_count", get(count))
         .route("/_stack", get(stack))
         .route("/_tasks", get(tasks))
+        .merge(metrics_route(http))
+}
+
+/// Only `/metrics`.
+pub fn metrics_route(http: Arc<HttpMetrics>) -> Router {
+    Router::new()
         .route("/metrics", get(prometheus))
         .with_state(http)
 }

@@ -23,6 +23,10 @@ struct Args {
     /// spawn sites. For measuring what the hooks cost.
     #[arg(long)]
     no_task_registry: bool,
+    /// Serve /_count, /_stack and /_tasks on a non-loopback address too (they reveal
+    /// internals; on loopback they are always on). /metrics is always served.
+    #[arg(long)]
+    expose_debug: bool,
 }
 
 fn main() -> ExitCode {
@@ -47,7 +51,7 @@ fn main() -> ExitCode {
             .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         eprintln!("leaky-server listening on http://{addr} (Ctrl-C to stop)");
-        leaky_server::serve(listener, leak_probe::signal::shutdown())
+        leaky_server::serve_with(listener, leak_probe::signal::shutdown(), args.expose_debug)
             .await
             .map_err(|e| format!("server error: {e}"))
     });

@@ -13,15 +13,26 @@ use std::io;
 
 use tokio::net::TcpListener;
 
-use crate::{AppState, app};
+use crate::{AppState, app_with};
 
-// ANCHOR: serve
-/// Serves until `shutdown` resolves and in-flight requests are done.
+/// Serves until `shutdown` resolves and in-flight requests are done. The debug routes
+/// are served on a loopback address only (see [`serve_with`]).
 pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let app = app(AppState::new());
+    serve_with(listener, shutdown, false).await
+}
+
+// ANCHOR: serve
+/// [`serve`]; `expose_debug` serves the debug routes on any address, not only loopback.
+pub async fn serve_with(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    expose_debug: bool,
+) -> io::Result<()> {
+    let debug = leak_probe::http::DebugAccess::for_addr(listener.local_addr()?, expose_debug);
+    let app = app_with(AppState::new(), debug);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -1,0 +1,101 @@
+//! fixed-server's request limits: a panicking handler is a 500 and the server goes on; a
+//! slow request is a 408; a huge URI a 414; a huge body a 413.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use fixed_server::harden::{Limits, MAX_BODY_BYTES, MAX_URI_BYTES, harden};
+use leak_probe::LeakCheck;
+use tower::ServiceExt;
+
+async fn call(app: &Router, request: Request<Body>) -> (StatusCode, String) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn boom() -> &'static str {
+    panic!("boom")
+}
+
+fn get_req(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+/// A handler that panics answers 500, and the next request is served as usual.
+#[test]
+fn a_panicking_handler_is_a_500_not_a_crash() {
+    LeakCheck::new().run(|| async {
+        let app = harden(
+            Router::new()
+                .route("/boom", get(boom))
+                .route("/fine", get(|| async { "fine" })),
+            Limits::default(),
+        );
+        assert_eq!(
+            call(&app, get_req("/boom")).await,
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error: the handler panicked\n".into()
+            )
+        );
+        assert_eq!(
+            call(&app, get_req("/fine")).await,
+            (StatusCode::OK, "fine".into())
+        );
+    });
+}
+
+/// A request that runs past the limit is answered 408, and leaves nothing running.
+#[test]
+fn a_slow_request_is_a_408_and_leaves_nothing() {
+    LeakCheck::new().run(|| async {
+        let app = harden(
+            Router::new().route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    "late"
+                }),
+            ),
+            Limits {
+                request_timeout: Duration::from_millis(50),
+                ..Limits::default()
+            },
+        );
+        assert_eq!(
+            call(&app, get_req("/slow")).await.0,
+            StatusCode::REQUEST_TIMEOUT
+        );
+    });
+}
+
+/// fixed-server's own app: a too-long URI is a 414, a too-large body a 413; within the
+/// limits, requests are served.
+#[test]
+fn oversized_requests_are_refused_with_a_reason() {
+    LeakCheck::new().run(|| async {
+        let app = fixed_server::app(fixed_server::AppState::new());
+        let long = format!("/sum?nums={}", "1,".repeat(MAX_URI_BYTES / 2));
+        let (status, message) = call(&app, get_req(&long)).await;
+        assert_eq!(status, StatusCode::URI_TOO_LONG, "{message}");
+        assert!(message.contains("at most 8192 are accepted"), "{message}");
+
+        let big = Request::get("/sum")
+            .header("content-length", (MAX_BODY_BYTES + 1).to_string())
+            .body(Body::from(vec![b'x'; MAX_BODY_BYTES + 1]))
+            .unwrap();
+        assert_eq!(call(&app, big).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+
+        assert_eq!(
+            call(&app, get_req("/sum")).await,
+            (StatusCode::OK, "12".into())
+        );
+    });
+}
