@@ -73,6 +73,10 @@ struct Shared {
     shutdown: CancellationToken,
     /// Every task the server spawns. Shutdown closes it and waits until it is empty.
     tasks: TaskTracker,
+    /// Requests being handled right now (for the shutdown log).
+    in_flight: std::sync::atomic::AtomicUsize,
+    /// Requests answered 503 because shutdown cancelled them.
+    cancelled: std::sync::atomic::AtomicUsize,
 }
 
 impl AppState {
@@ -89,6 +93,20 @@ impl AppState {
     /// The tracker that owns every task this server spawns.
     pub fn tasks(&self) -> TaskTracker {
         self.shared.tasks.clone()
+    }
+
+    /// Requests being handled right now.
+    pub fn requests_in_flight(&self) -> usize {
+        self.shared
+            .in_flight
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Requests cancelled by shutdown so far.
+    pub fn requests_cancelled(&self) -> usize {
+        self.shared
+            .cancelled
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -22,7 +22,25 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio_util::sync::CancellationToken;
 
+use std::sync::atomic::Ordering;
+
 use crate::AppState;
+
+/// Counts a request as in flight for as long as it lives.
+struct InFlight(AppState);
+
+impl InFlight {
+    fn enter(state: &AppState) -> InFlight {
+        state.shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(state.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// The current request's cancellation token.
 #[derive(Debug, Clone)]
@@ -50,6 +68,7 @@ pub async fn request_scope(
     next: Next,
 ) -> Response {
     let token = state.shared.shutdown.child_token();
+    let _in_flight = InFlight::enter(&state);
     req.extensions_mut().insert(RequestToken(token.clone()));
     // Cancels `token` when this future ends or is dropped: the request's end, whatever it is.
     let _guard = token.clone().drop_guard();
@@ -57,11 +76,14 @@ pub async fn request_scope(
         // Checked first: a request cancelled by shutdown answers 503, even if its handler
         // could also finish (with a cancelled result) in the same instant.
         biased;
-        () = state.shared.shutdown.cancelled() => (
+        () = state.shared.shutdown.cancelled() => {
+            state.shared.cancelled.fetch_add(1, Ordering::Relaxed);
+            (
             StatusCode::SERVICE_UNAVAILABLE,
             "the server is shutting down and cancelled this request\n",
         )
-            .into_response(),
+            .into_response()
+        }
         response = next.run(req) => response,
     }
 }

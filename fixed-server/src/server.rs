@@ -53,6 +53,10 @@ pub struct ShutdownReport {
     pub cancelled_tasks: usize,
     /// Tasks still tracked after the grace period (should be 0).
     pub left_running: usize,
+    /// Requests in flight when the signal came.
+    pub requests_in_flight: usize,
+    /// Of those, requests cancelled (503) at the deadline.
+    pub requests_cancelled: usize,
     /// From the shutdown signal to the end.
     pub took: Duration,
 }
@@ -76,6 +80,7 @@ pub async fn serve_with(
     config: Config,
 ) -> io::Result<ShutdownReport> {
     let state = AppState::new();
+    let counters = state.clone();
     let debug =
         leak_probe::http::DebugAccess::for_addr(listener.local_addr()?, config.expose_debug);
     let root = state.shutdown_token();
@@ -93,11 +98,14 @@ pub async fn serve_with(
             drained: true,
             cancelled_tasks: 0,
             left_running: 0,
+            requests_in_flight: 0,
+            requests_cancelled: 0,
             took: Duration::ZERO,
         }),
         () = shutdown => {}
     }
     let started = Instant::now();
+    let in_flight = counters.requests_in_flight();
     stop_accepting.cancel();
 
     // Step 2: drain, until the deadline.
@@ -123,16 +131,18 @@ pub async fn serve_with(
         drained,
         cancelled_tasks: if drained { 0 } else { cancelled_tasks },
         left_running: tasks.len(),
+        requests_in_flight: in_flight,
+        requests_cancelled: counters.requests_cancelled(),
         took: started.elapsed(),
     };
     eprintln!(
-        "fixed-server: shutdown in {} ms: {}; {} task(s) cancelled at the deadline, {} left running",
+        "fixed-server: shutdown in {} ms: {} request(s) in flight at the signal, {} drained, {} cancelled (503) at the deadline; {} task(s) cancelled, {} left running",
         report.took.as_millis(),
-        if drained {
-            "all in-flight requests finished"
-        } else {
-            "in-flight requests cancelled at the deadline"
-        },
+        report.requests_in_flight,
+        report
+            .requests_in_flight
+            .saturating_sub(report.requests_cancelled),
+        report.requests_cancelled,
         report.cancelled_tasks,
         report.left_running
     );

@@ -56,6 +56,8 @@ fn graceful_shutdown_drains_then_cancels_within_its_deadline() {
         let took = signalled.elapsed();
         assert!(!report.drained, "{report:?}");
         assert_eq!(report.left_running, 0, "{report:?}");
+        assert_eq!(report.requests_in_flight, 2, "{report:?}");
+        assert_eq!(report.requests_cancelled, 1, "{report:?}");
         assert!(
             took < deadline + Duration::from_millis(400),
             "shutdown took {took:?} for a {deadline:?} deadline"

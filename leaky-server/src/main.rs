@@ -31,6 +31,10 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // `--features console`: serve tokio-console on 127.0.0.1:6669. Its aggregator runs on
+    // a thread of its own, so it adds no task to /_count.
+    #[cfg(feature = "console")]
+    console_subscriber::init();
     let builder = tokio::runtime::Builder::new_multi_thread();
     let runtime = if args.no_task_registry {
         let mut builder = builder;
