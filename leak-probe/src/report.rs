@@ -339,10 +339,12 @@ const MAX_QUEUED_FOR_DUMP: usize = 64;
 #[cfg(taskdump)]
 async fn wait_for_short_run_queues(handle: &tokio::runtime::Handle) -> Result<(), usize> {
     let metrics = handle.metrics();
+    // The global queue counts too: workers refill their local queues from it.
     let queued = || {
-        (0..metrics.num_workers())
-            .map(|w| metrics.worker_local_queue_depth(w))
-            .sum::<usize>()
+        metrics.global_queue_depth()
+            + (0..metrics.num_workers())
+                .map(|w| metrics.worker_local_queue_depth(w))
+                .sum::<usize>()
     };
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {

@@ -6,9 +6,22 @@ use std::time::Duration;
 
 use leak_probe::report::{self, ReportOptions};
 
+/// These tests run one at a time: each keeps both cores busy, and tokio's dump gives up
+/// its rendezvous of workers after 250 ms, which starved workers can miss (the dump then
+/// never completes, and leak-probe's timeout answers instead). That is tokio's limit,
+/// not what these tests are about.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Ten full reports in a row over 20k tasks finish, each with every task counted.
 #[test]
 fn dumps_in_a_row_do_not_hang() {
+    let _serial = serial();
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -39,6 +52,7 @@ fn dumps_in_a_row_do_not_hang() {
 /// end: either with traces, or, if the queues never get short, by saying so. Never a hang.
 #[test]
 fn dumps_while_tasks_keep_waking_do_not_hang() {
+    let _serial = serial();
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -72,4 +86,32 @@ fn dumps_while_tasks_keep_waking_do_not_hang() {
             "either traces, or the reason none were taken: {note:?}"
         );
     }
+}
+
+/// One dump at a time: a second report asked for while a dump runs is refused (the
+/// `/_stack` route answers it with 429), and the slot is free again afterwards.
+#[test]
+fn a_second_dump_while_one_runs_is_refused() {
+    let _serial = serial();
+    if !leak_probe::runtime::HAS_TASK_DUMPS {
+        return; // Without dumps there is nothing to refuse.
+    }
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(2);
+    let runtime = leak_probe::runtime::build(builder).unwrap();
+    runtime.block_on(async {
+        for _ in 0..5_000 {
+            tokio::spawn(async { tokio::time::sleep(Duration::from_secs(3600)).await });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let opts = ReportOptions::default();
+        let (first, second) = tokio::join!(report::current(&opts), report::current(&opts));
+        assert!(first.is_ok(), "the first dump runs");
+        assert_eq!(second.unwrap_err(), report::DumpError::Busy);
+        assert!(
+            report::current(&opts).await.is_ok(),
+            "the slot is free again"
+        );
+    });
+    runtime.shutdown_background();
 }
