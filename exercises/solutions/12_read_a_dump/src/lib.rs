@@ -13,9 +13,13 @@
 //!
 //! Solution: see `mail.rs`.
 
+// Only `mail.rs` changes; the other services are the exercise's own files.
+#[path = "../../../12_read_a_dump/src/audit.rs"]
 mod audit;
+#[path = "../../../12_read_a_dump/src/billing.rs"]
 mod billing;
 mod mail;
+#[path = "../../../12_read_a_dump/src/search.rs"]
 mod search;
 
 use std::sync::Arc;
