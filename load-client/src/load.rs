@@ -165,7 +165,9 @@ pub async fn round(
                     }
                     None => Instant::now(),
                 };
-                if stop_at.is_some_and(|stop| Instant::now() >= stop) {
+                // Closed loop: stop at the deadline. (Open loop stopped above, on the due
+                // time: a request due before the deadline is sent even if it is late.)
+                if spec.rate.is_none() && stop_at.is_some_and(|stop| Instant::now() >= stop) {
                     break;
                 }
                 stats.sent += 1;

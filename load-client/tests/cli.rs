@@ -2,23 +2,19 @@
 //! JSON, exit codes, `--stack` (also on Go's goroutine dump), `--plot`, and the demo.
 
 use std::process::Output;
-use std::sync::OnceLock;
 
 use load_client::demo::{Running, Server};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_load-client");
 
-/// One leaky-server and one fixed-server for the whole test binary. Every run compares
-/// its own before and after, so runs may share them (and may run in parallel).
-fn servers() -> &'static (Running, Running) {
-    static SERVERS: OnceLock<(Running, Running)> = OnceLock::new();
-    SERVERS.get_or_init(|| {
-        (
-            Running::start(Server::Leaky).unwrap(),
-            Running::start(Server::Fixed).unwrap(),
-        )
-    })
+/// A fresh leaky-server and fixed-server for one test. Tests run in parallel, and a
+/// leaked task from one test would otherwise land in another test's count.
+fn servers() -> (Running, Running) {
+    (
+        Running::start(Server::Leaky).unwrap(),
+        Running::start(Server::Fixed).unwrap(),
+    )
 }
 
 fn load_client(args: &[&str]) -> Output {
@@ -46,7 +42,7 @@ fn json_run(url: &str, extra: &[&str]) -> Value {
 /// Every leaky route: "leak, 1.0 per request"; every fixed route: "no leak".
 #[test]
 fn verdict_is_one_task_per_request_on_leaky_and_none_on_fixed() {
-    let (leaky, fixed) = servers();
+    let (leaky, fixed) = &servers();
     for (route, extra) in [
         ("/sum", &[][..]),
         ("/select", &[]),
@@ -73,7 +69,7 @@ fn verdict_is_one_task_per_request_on_leaky_and_none_on_fixed() {
 /// figures are made of the rounds'.
 #[test]
 fn json_has_every_field_and_adds_up() {
-    let (leaky, _) = servers();
+    let (leaky, _) = &servers();
     let report = json_run(leaky.url("/sum").as_str(), &["--rounds", "2"]);
     let fields = [
         "requests",
@@ -130,7 +126,7 @@ fn json_has_every_field_and_adds_up() {
 /// request, verdict, latency and statuses.
 #[test]
 fn human_output_tells_the_blogs_story() {
-    let (leaky, fixed) = servers();
+    let (leaky, fixed) = &servers();
     let out = load_client(&[
         "-n",
         "20",
@@ -176,7 +172,7 @@ fn numbers_before(text: &str, marker: &str) -> Vec<usize> {
 /// `--fail-on-leak`: exit 1 on leaky, 0 on fixed; `--leak-threshold` tolerates some.
 #[test]
 fn fail_on_leak_sets_the_exit_code() {
-    let (leaky, fixed) = servers();
+    let (leaky, fixed) = &servers();
     let run = |url: &str, extra: &[&str]| {
         let mut args = vec!["-n", "10", "-c", "10", "--fail-on-leak"];
         args.extend_from_slice(extra);
@@ -275,7 +271,7 @@ fn bad_usage_exits_2() {
 /// `--stack` on leaky-server names the spawn site in this repository.
 #[test]
 fn stack_shows_the_top_spawn_sites() {
-    let (leaky, _) = servers();
+    let (leaky, _) = &servers();
     let out = load_client(&[
         "-n",
         "10",
@@ -321,7 +317,7 @@ fn go_goroutine_dumps_are_grouped_by_stack() {
 /// `--plot` writes an SVG chart with the task count and latency.
 #[test]
 fn plot_writes_an_svg_chart() {
-    let (leaky, _) = servers();
+    let (leaky, _) = &servers();
     let dir = std::env::temp_dir().join(format!("load-client-plot-{}", std::process::id()));
     let path = dir.join("chart.svg");
     let out = load_client(&[
@@ -340,7 +336,7 @@ fn plot_writes_an_svg_chart() {
 /// `--rate` and `--duration` bound an open-loop run by time.
 #[test]
 fn open_loop_runs_are_bounded_by_time() {
-    let (_, fixed) = servers();
+    let (_, fixed) = &servers();
     let started = std::time::Instant::now();
     let out = load_client(&[
         "--json",
