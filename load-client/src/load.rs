@@ -61,8 +61,15 @@ pub struct Stats {
     pub samples: Vec<(f64, f64)>,
 }
 
+impl Default for Stats {
+    fn default() -> Self {
+        Stats::new()
+    }
+}
+
 impl Stats {
-    fn new() -> Stats {
+    /// Nothing seen yet.
+    pub fn new() -> Stats {
         Stats {
             sent: 0,
             latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"),
@@ -73,7 +80,8 @@ impl Stats {
         }
     }
 
-    fn merge(&mut self, other: Stats) {
+    /// Adds `other`'s figures to these (elapsed times are not added).
+    pub fn merge(&mut self, other: Stats) {
         self.sent += other.sent;
         self.latency_us.add(&other.latency_us).expect("same bounds");
         for (code, n) in other.status {

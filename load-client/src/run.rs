@@ -244,26 +244,11 @@ pub async fn run(
     background.abort();
     let (rounds, latency_samples) = result?;
 
-    let mut all = Stats {
-        sent: 0,
-        latency_us: rounds[0].1.latency_us.clone(),
-        status: BTreeMap::new(),
-        errors: BTreeMap::new(),
-        elapsed: Duration::ZERO,
-        samples: Vec::new(),
-    };
-    all.latency_us.reset();
+    let mut all = Stats::new();
     let (mut settle_ms, mut settled) = (0, true);
     for (figures, stats) in &rounds {
-        all.sent += stats.sent;
-        all.latency_us.add(&stats.latency_us).expect("same bounds");
+        all.merge(stats.clone());
         all.elapsed += stats.elapsed;
-        for (code, n) in &stats.status {
-            *all.status.entry(*code).or_default() += n;
-        }
-        for (kind, n) in &stats.errors {
-            *all.errors.entry(kind.clone()).or_default() += n;
-        }
         settle_ms += figures.settle_ms;
         settled &= figures.settled;
     }
