@@ -37,7 +37,8 @@ echo "== the demo"
 "$bin/load-client" demo --plot "$out/demo.svg" 2>/dev/null > "$out/demo.txt"
 
 echo "== the blog's load test on leaky-server /sum, and /_stack, /metrics"
-start "$bin/leaky-server" --addr 127.0.0.1:0
+# --tokio-dump: allow /_stack?trace=tokio (the server is quiet when it is asked for).
+start "$bin/leaky-server" --addr 127.0.0.1:0 --tokio-dump
 "$bin/load-client" --rounds 2 "http://$addr/sum" > "$out/load-sum-leaky.txt"
 for route in select range heartbeat upstream; do
   "$bin/load-client" -n 10 -c 10 "http://$addr/$route" > /dev/null
@@ -45,6 +46,7 @@ done
 "$bin/load-client" -n 10 -c 10 --abandon-after 50ms "http://$addr/abandon?ms=200" > /dev/null
 sleep 0.5
 curl -s "http://$addr/_stack" > "$out/stack-leaky.txt"
+curl -s "http://$addr/_stack?trace=tokio" > "$out/stack-leaky-tokio.txt"
 curl -s "http://$addr/metrics" \
   | grep -E '^# (HELP|TYPE) (tokio|http_requests_total)|^tokio_|^http_requests_total\{route="/(sum|_stack)"|^# (HELP|TYPE) http_request_duration|^http_request_duration_seconds_(bucket|sum|count)\{route="/sum"' \
   > "$out/metrics.txt"

@@ -1,8 +1,8 @@
 //! Bench 4: what the probes cost.
 //!
 //! * `/_count` with 0, 10k, 100k live tasks: one atomic load, so it must stay flat;
-//! * `/_stack` (task dump, traces) and `/_stack?trace=0` (registry only, no runtime pause)
-//!   at 1k, 10k, 100k live tasks;
+//! * `/_stack` (registry and await points, no runtime pause) and `/_stack?trace=tokio`
+//!   (tokio's task dump, which pauses the runtime) at 1k, 10k, 100k live tasks;
 //! * the spawn registry's cost per spawn: spawn + join of an empty task on a runtime with
 //!   leak-probe's hooks and on one without.
 
@@ -13,7 +13,12 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 fn count_and_stack(c: &mut Criterion) {
     let rt = runtime(true);
-    let app = fixed_server::app(fixed_server::AppState::new());
+    // `--tokio-dump`, so `?trace=tokio` is allowed (the runtime is quiet between samples).
+    let debug = leak_probe::http::DebugConfig {
+        tokio_dump: true,
+        ..Default::default()
+    };
+    let app = fixed_server::app_with(fixed_server::AppState::new(), debug);
     let mut spawned = 0;
     let mut count = c.benchmark_group("probes/_count");
     let sizes = [0, size(10_000, 100), size(100_000, 1000)];
@@ -44,7 +49,10 @@ fn count_and_stack(c: &mut Criterion) {
             spawned = target;
             wait_for_live_tasks(target).await
         });
-        for (name, path) in [("dump", "/_stack"), ("registry only", "/_stack?trace=0")] {
+        for (name, path) in [
+            ("tokio dump", "/_stack?trace=tokio"),
+            ("registry", "/_stack"),
+        ] {
             stack.bench_function(BenchmarkId::new(name, format!("{live} live tasks")), |b| {
                 b.to_async(&rt)
                     .iter(|| async { assert_eq!(get(&app, path).await.0, 200) });

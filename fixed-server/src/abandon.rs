@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::AppState;
 use crate::nums::{BadRequest, form_pairs};
 use crate::scope::RequestToken;
+use leak_probe::TraceExt as _;
 
 /// Work per request when `ms` is not given.
 pub const DEFAULT_MS: u64 = 1000;
@@ -88,11 +89,11 @@ async fn work(
     let _ = cancel
         .run_until_cancelled(async move {
             // The work itself.
-            tokio::time::sleep(Duration::from_millis(ms)).await;
+            tokio::time::sleep(Duration::from_millis(ms)).traced().await;
             // Step 1: the result.
             let _ = result.send(ms);
             // Step 2: the acknowledgement. If the handler is gone, the token is cancelled.
-            handover.acknowledged.notified().await;
+            handover.acknowledged.notified().traced().await;
             // (Clean-up would go here.)
         })
         .await;

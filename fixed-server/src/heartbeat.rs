@@ -20,6 +20,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use crate::AppState;
 use crate::nums::{self, BadRequest, Nums};
+use leak_probe::TraceExt as _;
 
 /// How often a heartbeat beats.
 pub const BEAT_EVERY: Duration = Duration::from_millis(100);
@@ -28,7 +29,7 @@ pub const BEAT_EVERY: Duration = Duration::from_millis(100);
 async fn beat(state: AppState) {
     let mut every = tokio::time::interval(BEAT_EVERY);
     loop {
-        every.tick().await;
+        every.tick().traced().await;
         state.shared.beats.fetch_add(1, Ordering::Relaxed);
     }
 }

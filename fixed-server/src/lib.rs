@@ -113,11 +113,11 @@ impl AppState {
 /// The server's routes, debug routes included. Tests drive this with `oneshot`; `serve`
 /// runs it on a listener.
 pub fn app(state: AppState) -> Router {
-    app_with(state, leak_probe::http::DebugAccess::Open)
+    app_with(state, leak_probe::http::DebugConfig::default())
 }
 
-/// [`app`], with the debug routes served or not (see `leak_probe::http::DebugAccess`).
-pub fn app_with(state: AppState, debug: leak_probe::http::DebugAccess) -> Router {
+/// [`app`], with the debug routes configured (see `leak_probe::http::DebugConfig`).
+pub fn app_with(state: AppState, debug: leak_probe::http::DebugConfig) -> Router {
     let routes = Router::new()
         .route("/sum", get(sum::handler))
         .route("/select", get(select::handler))

@@ -28,6 +28,11 @@ struct Args {
     /// internals; on loopback they are always on). /metrics is always served.
     #[arg(long)]
     expose_debug: bool,
+    /// Allow /_stack?trace=tokio: tokio's own task dump, taken only while the runtime is
+    /// quiet. It pauses every worker, and on a busy runtime tokio 1.54's dump can hang the
+    /// process for good, so it is off unless asked for. /_stack without it never pauses.
+    #[arg(long)]
+    tokio_dump: bool,
     /// On Ctrl-C/SIGTERM, how long in-flight requests may finish before they are
     /// cancelled (e.g. 500ms, 2s, 1m).
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
@@ -57,6 +62,7 @@ fn main() -> ExitCode {
     let config = fixed_server::Config {
         shutdown_timeout: args.shutdown_timeout,
         expose_debug: args.expose_debug,
+        tokio_dump: args.tokio_dump,
     };
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::AppState;
 use crate::nums::{self, Nums};
+use leak_probe::TraceExt as _;
 
 /// How long the handler waits for the consumer's total.
 pub const RANGE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -29,7 +30,7 @@ pub const RANGE_TIMEOUT: Duration = Duration::from_secs(1);
 async fn consume(mut feed: mpsc::Receiver<i64>) -> i128 {
     let mut total = 0;
     // FIX(L3): ends when the handler's sender, the only one, is dropped.
-    while let Some(x) = feed.recv().await {
+    while let Some(x) = feed.recv().traced().await {
         total += i128::from(x);
     }
     total

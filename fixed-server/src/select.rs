@@ -21,6 +21,7 @@ use axum::extract::State;
 use crate::AppState;
 use crate::nums::{self, BadRequest, Nums};
 use crate::scope::RequestToken;
+use leak_probe::TraceExt as _;
 
 /// One unit of work for a worker, with the channel for its answer.
 struct Job {
@@ -45,7 +46,7 @@ async fn worker(
                 let _ = job.reply.send(nums::partial_sum(&job.nums.0));
             }
             // Pending for as long as the server's config sender lives: forever.
-            Ok(()) = config.changed() => {
+            Ok(()) = config.changed().traced() => {
                 // A real worker would re-read its settings here.
                 config.borrow_and_update();
             }

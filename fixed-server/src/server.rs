@@ -33,6 +33,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Serve the debug routes on a non-loopback address too.
     pub expose_debug: bool,
+    /// Allow `/_stack?trace=tokio` (tokio's task dump, on a quiet runtime only).
+    pub tokio_dump: bool,
 }
 
 impl Default for Config {
@@ -40,6 +42,7 @@ impl Default for Config {
         Config {
             shutdown_timeout: Duration::from_secs(5),
             expose_debug: false,
+            tokio_dump: false,
         }
     }
 }
@@ -81,8 +84,11 @@ pub async fn serve_with(
 ) -> io::Result<ShutdownReport> {
     let state = AppState::new();
     let counters = state.clone();
-    let debug =
-        leak_probe::http::DebugAccess::for_addr(listener.local_addr()?, config.expose_debug);
+    let debug = leak_probe::http::DebugConfig::for_addr(
+        listener.local_addr()?,
+        config.expose_debug,
+        config.tokio_dump,
+    );
     let root = state.shutdown_token();
     let tasks = state.tasks();
 

@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 
 use crate::AppState;
 use crate::nums::{self, Nums};
+use leak_probe::TraceExt as _;
 
 /// How long the handler waits for both halves.
 pub const SUM_TIMEOUT: Duration = Duration::from_secs(1);
@@ -49,7 +50,10 @@ pub async fn handler(State(state): State<AppState>, nums: Nums) -> Response {
     state.shared.tasks.spawn(sum(second, c2));
 
     // x, y := <-c1, <-c2 — both results, within a deadline.
-    match tokio::time::timeout(SUM_TIMEOUT, async { (x.await, y.await) }).await {
+    match tokio::time::timeout(SUM_TIMEOUT, async { (x.await, y.await) })
+        .traced()
+        .await
+    {
         Ok((Ok(x), Ok(y))) => match nums::answer(x + y) {
             Ok(total) => total.to_string().into_response(),
             Err(bad) => bad.into_response(),

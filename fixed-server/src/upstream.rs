@@ -19,6 +19,7 @@ use axum::http::StatusCode;
 use tokio::sync::Notify;
 
 use crate::AppState;
+use leak_probe::TraceExt as _;
 
 /// How long the handler waits for the upstream.
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_millis(100);
@@ -42,7 +43,7 @@ impl Upstream {
 /// `GET /upstream`: `504` after [`UPSTREAM_TIMEOUT`] (the upstream never answers).
 pub async fn handler(State(state): State<AppState>) -> (StatusCode, String) {
     // FIX(L5): the call itself is bounded, and cancelled (dropped) when time is up.
-    match tokio::time::timeout(UPSTREAM_TIMEOUT, state.shared.upstream.call()).await {
+    match tokio::time::timeout(UPSTREAM_TIMEOUT, state.shared.upstream.call().traced()).await {
         Ok(answer) => (StatusCode::OK, answer),
         Err(_) => (
             StatusCode::GATEWAY_TIMEOUT,

@@ -23,9 +23,14 @@ async fn get(app: &Router, path: &str) -> (StatusCode, String) {
     (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
-/// leaky-server after `n` requests to `/sum`: `n` leaked tasks, all at one site.
+/// leaky-server after `n` requests to `/sum`: `n` leaked tasks, all at one site. Its
+/// `/_stack?trace=tokio` is allowed (like `--tokio-dump`).
 async fn leaky_after_sums(n: usize) -> Router {
-    let app = leaky_server::app(leaky_server::AppState::new());
+    let debug = leak_probe::http::DebugConfig {
+        tokio_dump: true,
+        ..Default::default()
+    };
+    let app = leaky_server::app_with(leaky_server::AppState::new(), debug);
     for _ in 0..n {
         assert_eq!(get(&app, "/sum").await, (StatusCode::OK, "17".into()));
     }
@@ -49,8 +54,8 @@ fn count_is_a_bare_integer_that_grows_with_the_leak() {
     });
 }
 
-/// `/_stack` names the spawn site in this repository, with the count and ages, and (with
-/// task dumps) the await that keeps the tasks alive.
+/// `/_stack` names the spawn site in this repository and the line the tasks wait at, with
+/// the count and ages, without pausing the runtime; `?trace=tokio` adds tokio's own trace.
 #[test]
 fn stack_groups_leaked_tasks_by_spawn_site() {
     let _app = LeakCheck::new().expect_leaked(10).run(|| async {
@@ -58,27 +63,34 @@ fn stack_groups_leaked_tasks_by_spawn_site() {
         let (status, text) = get(&app, "/_stack").await;
         assert_eq!(status, StatusCode::OK);
         assert!(
-            text.starts_with("tokio task dump: 10 live task(s)"),
+            text.starts_with("tokio task report: 10 live task(s)"),
             "{text}"
         );
         if leak_probe::runtime::HAS_REGISTRY {
             assert!(
                 text.contains("10 task(s) [age ")
-                    && text.contains(" ms] spawned at leaky-server/src/sum.rs:"),
+                    && text.contains(" ms] spawned at leaky-server/src/sum.rs:")
+                    && text.contains("\n    waiting at leaky-server/src/sum.rs:"),
                 "{text}"
             );
+            assert!(text.contains("runtime not paused"), "{text}");
         } else {
             assert!(
                 text.contains("tokio_unstable"),
                 "should say what is missing: {text}"
             );
         }
+        assert!(!text.contains("runtime paused"), "{text}");
+
+        // trace=tokio: tokio's dump too (the runtime is quiet here).
+        let (status, traced) = get(&app, "/_stack?trace=tokio").await;
+        assert_eq!(status, StatusCode::OK, "{traced}");
         if leak_probe::runtime::HAS_TASK_DUMPS {
             assert!(
-                text.contains("leaky_server::sum::GoChan<T>::send at leaky-server/src/sum.rs:"),
-                "{text}"
+                traced.contains("leaky_server::sum::GoChan<T>::send at leaky-server/src/sum.rs:"),
+                "{traced}"
             );
-            assert!(text.contains("runtime paused "), "{text}");
+            assert!(traced.contains("runtime paused "), "{traced}");
         }
 
         // debug=2: every task on its own, oldest first.
@@ -86,13 +98,40 @@ fn stack_groups_leaked_tasks_by_spawn_site() {
         if leak_probe::runtime::HAS_REGISTRY {
             assert_eq!(every.matches("\ntask ").count(), 10, "{every}");
         }
-        // trace=0: the registry view, no runtime pause.
+        // trace=0: spawn sites only.
         let (_, quick) = get(&app, "/_stack?trace=0").await;
-        assert!(!quick.contains("runtime paused"), "{quick}");
+        assert!(!quick.contains("waiting at"), "{quick}");
         if leak_probe::runtime::HAS_REGISTRY {
             assert!(quick.contains("10 task(s) [age "), "{quick}");
         }
         app
+    });
+}
+
+/// Bad query values get a `400` that says what is allowed, never a `500`; tokio's dump on
+/// a server that did not allow it gets a `403` with the reason.
+#[test]
+fn bad_debug_queries_get_a_400_with_the_reason() {
+    LeakCheck::new().run(|| async {
+        let app = fixed_server::app(fixed_server::AppState::new());
+        for (query, says) in [
+            ("debug=x", "debug must be 1 (grouped) or 2 (every task)"),
+            ("debug=99999999999999999999", "debug must be"),
+            ("trace=yes", "trace must be 1"),
+            ("all_traces=-1", "all_traces must be 0"),
+            ("format=nope", "unknown parameter `format`"),
+        ] {
+            for route in ["/_stack", "/_tasks"] {
+                let (status, body) = get(&app, &format!("{route}?{query}")).await;
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{route}?{query}: {body}");
+                assert!(body.starts_with(says), "{route}?{query}: {body}");
+                assert_eq!(body.lines().count(), 1, "{body}");
+            }
+        }
+        let (status, body) = get(&app, "/_stack?trace=tokio").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.contains("--tokio-dump"), "{body}");
+        assert_eq!(body.lines().count(), 1, "{body}");
     });
 }
 
@@ -105,11 +144,8 @@ fn tasks_is_the_report_as_json() {
         assert_eq!(status, StatusCode::OK);
         let report: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(report["live_tasks"], 10, "{report:#}");
-        assert_eq!(
-            report["traces_captured"],
-            leak_probe::runtime::HAS_TASK_DUMPS,
-            "{report:#}"
-        );
+        assert_eq!(report["traces_captured"], false, "{report:#}");
+        assert_eq!(report["paused_ms"], 0, "{report:#}");
         if leak_probe::runtime::HAS_REGISTRY {
             let group = &report["groups"][0];
             assert_eq!(group["count"], 10, "{report:#}");
@@ -120,9 +156,20 @@ fn tasks_is_the_report_as_json() {
                     .starts_with("leaky-server/src/sum.rs:")
             );
             assert!(group["youngest_ms"].as_u64() <= group["oldest_ms"].as_u64());
+            assert!(
+                group["waiting_at"][0]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("leaky-server/src/sum.rs:"),
+                "{report:#}"
+            );
+            assert!(group["trace"].is_null(), "no tokio dump unless asked");
+            let (_, body) = get(&app, "/_tasks?trace=tokio").await;
+            let traced: serde_json::Value = serde_json::from_str(&body).unwrap();
             assert_eq!(
-                group["trace"].is_string(),
-                leak_probe::runtime::HAS_TASK_DUMPS
+                traced["groups"][0]["trace"].is_string(),
+                leak_probe::runtime::HAS_TASK_DUMPS,
+                "{traced:#}"
             );
         }
         app
@@ -230,8 +277,9 @@ fn stack_explains_what_is_missing_on_a_plain_runtime() {
     });
 }
 
-/// With many tasks from one site, `/_stack` renders the traces of a sample of them (100
-/// per site) and still counts every task; `?all_traces=1` renders them all.
+/// With many tasks from one site, `/_stack?trace=tokio` renders the tokio traces of a
+/// sample of them (100 per site) and still counts every task; `&all_traces=1` renders
+/// them all.
 #[test]
 fn stack_renders_a_sample_of_traces_per_site() {
     if !leak_probe::runtime::HAS_TASK_DUMPS {
@@ -239,14 +287,14 @@ fn stack_renders_a_sample_of_traces_per_site() {
     }
     let _app = LeakCheck::new().expect_leaked(150).run(|| async {
         let app = leaky_after_sums(150).await;
-        let (_, text) = get(&app, "/_stack").await;
+        let (_, text) = get(&app, "/_stack?trace=tokio").await;
         assert!(text.contains("100 task(s) [age "), "{text}");
         assert!(text.contains("50 task(s) [age "), "{text}");
         assert!(
             text.contains("    (trace not rendered: only a sample"),
             "{text}"
         );
-        let (_, all) = get(&app, "/_stack?all_traces=1").await;
+        let (_, all) = get(&app, "/_stack?trace=tokio&all_traces=1").await;
         assert!(all.contains("150 task(s) [age "), "{all}");
         assert!(!all.contains("trace not rendered"), "{all}");
         app
@@ -265,11 +313,13 @@ fn debug_routes_are_closed_off_loopback_unless_exposed() {
     assert_eq!(DebugAccess::for_addr(v6_loopback, false), DebugAccess::Open);
     assert_eq!(DebugAccess::for_addr(public, false), DebugAccess::Closed);
     assert_eq!(DebugAccess::for_addr(public, true), DebugAccess::Open);
+    let closed = leak_probe::http::DebugConfig::for_addr(public, false, false);
+    assert_eq!(closed.access, DebugAccess::Closed);
 
     LeakCheck::new().run(|| async {
         for app in [
-            fixed_server::app_with(fixed_server::AppState::new(), DebugAccess::Closed),
-            leaky_server::app_with(leaky_server::AppState::new(), DebugAccess::Closed),
+            fixed_server::app_with(fixed_server::AppState::new(), closed),
+            leaky_server::app_with(leaky_server::AppState::new(), closed),
         ] {
             for path in ["/_count", "/_stack", "/_tasks"] {
                 assert_eq!(get(&app, path).await.0, StatusCode::NOT_FOUND, "{path}");

@@ -342,7 +342,7 @@ fn bad_input_gets_a_400_with_a_reason() {
         ),
         (
             "/_stack?debug=7",
-            "debug must be 1 (grouped) or 2 (every task)\n",
+            "debug must be 1 (grouped) or 2 (every task), not `7`\n",
         ),
     ];
     let too_many = format!("/sum?nums={}", vec!["1"; 1001].join(","));

@@ -66,7 +66,7 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Builder;
 
 use crate::registry::{self, Registry, TaskInfo};
-use crate::report::{self, ReportOptions, TaskReport};
+use crate::report::{self, ReportOptions, TaskReport, TraceSource};
 
 /// Which scheduler a check runs its body on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,7 +248,7 @@ impl Baseline {
                     .filter(|t| !self.ids.contains(&t.id))
                     .filter(|t| {
                         let site = registry::site_string(t.site);
-                        !ignore.iter().any(|p| report::site_matches(p, &site))
+                        !ignore.iter().any(|p| site_matches(p, &site))
                     })
                     .collect();
                 (leaked.len(), leaked)
@@ -311,6 +311,7 @@ impl Baseline {
                 let traces = traces.expect("at least one attempt");
                 let opts = ReportOptions {
                     max_groups: 20,
+                    source: TraceSource::TokioDump,
                     ..ReportOptions::default()
                 };
                 report::build(live, &tasks, traces, Instant::now(), &opts, false)
@@ -341,6 +342,38 @@ impl Baseline {
             report: Box::new(report),
         }
     }
+}
+
+/// Whether an ignore rule matches a spawn site.
+///
+/// `sum.rs` matches every spawn in a file of that name, `src/sum.rs:71` one line, and
+/// `leaky-server/src/sum.rs:71:5` one call. The file part matches whole path segments from
+/// the end, so `um.rs` does not match `sum.rs`.
+pub fn site_matches(pattern: &str, site: &str) -> bool {
+    fn split(s: &str) -> (&str, Option<u32>, Option<u32>) {
+        let mut file = s;
+        let mut numbers = Vec::new();
+        while numbers.len() < 2 {
+            match file
+                .rsplit_once(':')
+                .map(|(rest, n)| (rest, n.parse::<u32>()))
+            {
+                Some((rest, Ok(n))) => {
+                    numbers.insert(0, n);
+                    file = rest;
+                }
+                _ => break,
+            }
+        }
+        (file, numbers.first().copied(), numbers.get(1).copied())
+    }
+    let (pattern_file, pattern_line, pattern_col) = split(pattern);
+    let (file, line, col) = split(site);
+    let file_ok = file == pattern_file
+        || (file.ends_with(pattern_file) && file[..file.len() - pattern_file.len()].ends_with('/'));
+    file_ok
+        && (pattern_line.is_none() || pattern_line == line)
+        && (pattern_col.is_none() || pattern_col == col)
 }
 
 /// A failed leak check: how many tasks outlived the body, and the report that names them.
@@ -403,3 +436,19 @@ impl fmt::Display for Leak {
 }
 
 impl std::error::Error for Leak {}
+
+#[cfg(test)]
+mod tests {
+    use super::site_matches;
+
+    #[test]
+    fn ignore_patterns_match_files_lines_and_calls() {
+        let site = "leaky-server/src/sum.rs:71:5";
+        assert!(site_matches("sum.rs", site));
+        assert!(site_matches("src/sum.rs", site));
+        assert!(site_matches("leaky-server/src/sum.rs:71", site));
+        assert!(site_matches("leaky-server/src/sum.rs:71:5", site));
+        assert!(!site_matches("um.rs:7", site));
+        assert!(!site_matches("range.rs", site));
+    }
+}

@@ -3,9 +3,19 @@
 //! | route | answers |
 //! |---|---|
 //! | `GET /_count` | live tasks of this runtime, a bare integer (the blog's endpoint) |
-//! | `GET /_stack` | tasks grouped by spawn site and await trace, as text; `?debug=2` lists every task; `?trace=0` skips the dump (no runtime pause); `?all_traces=1` renders every trace, not a sample of 100 per spawn site |
+//! | `GET /_stack` | live tasks grouped by spawn site and await point, as text; `?debug=2` also lists every task (with the task that spawned it); `?trace=0` leaves out await points; `?trace=tokio` adds tokio's own task dump (off unless allowed, see [`DebugConfig::tokio_dump`]); `?all_traces=1` renders every tokio trace, not a sample of 100 per spawn site |
 //! | `GET /_tasks` | the same report as JSON (same query parameters) |
 //! | `GET /metrics` | Prometheus text, see [`crate::metrics`] |
+//!
+//! # Safe under load
+//!
+//! A debug route is used when something is already wrong, so none of them may make it
+//! worse. `/_count` is one atomic load. `/_stack` and `/_tasks` read the task registry,
+//! which never pauses the runtime, group on the blocking pool, and answer within
+//! [`ROUTE_BOUND`] or with `503` and a one-line reason; one report is built at a time
+//! (`429` for the next). tokio's own dump, which pauses every worker and can hang a busy
+//! runtime for good, runs only when the server allowed it **and** the runtime is quiet
+//! (see [`crate::report::tokio_dump`]); otherwise it is refused at once with the reason.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -15,7 +25,7 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Query, Request, State};
@@ -23,23 +33,26 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
 
 use crate::metrics::{self, HttpMetrics};
-use crate::report::{self, ReportOptions};
+use crate::report::{self, ReportError, ReportOptions, TraceSource};
 
-/// Adds the debug routes to `app` and counts every request (by route and status) for
-/// `/metrics`.
+/// Longest a `/_stack` or `/_tasks` request may take before it is answered `503`.
+pub const ROUTE_BOUND: Duration = Duration::from_secs(4);
+
+/// Adds the debug routes to `app` (served, tokio dumps off) and counts every request (by
+/// route and status) for `/metrics`.
 pub fn instrument(app: Router) -> Router {
-    instrument_with(app, DebugAccess::Open)
+    instrument_with(app, DebugConfig::default())
 }
 
 /// Whether `/_count`, `/_stack` and `/_tasks` are served. They reveal internals (spawn
-/// sites, source paths) and a dump pauses the runtime, so they are not for the internet.
-/// `/metrics` is served either way: it is meant to be scraped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// sites, source paths), so they are not for the internet. `/metrics` is served either
+/// way: it is meant to be scraped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DebugAccess {
     /// Served.
+    #[default]
     Open,
     /// Not served (404), except `/metrics`.
     Closed,
@@ -56,11 +69,34 @@ impl DebugAccess {
     }
 }
 
-/// [`instrument`], with the debug routes served or not.
-pub fn instrument_with(app: Router, access: DebugAccess) -> Router {
+/// How the debug routes are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DebugConfig {
+    /// Whether they are served at all.
+    pub access: DebugAccess,
+    /// Whether `/_stack?trace=tokio` may take tokio's task dump (on a quiet runtime only).
+    /// Off by default: the dump pauses every worker, and on a busy runtime tokio 1.54's
+    /// dump can hang the process for good (see [`crate::report`]). Servers turn it on
+    /// with `--tokio-dump`.
+    pub tokio_dump: bool,
+}
+
+impl DebugConfig {
+    /// For a server listening on `addr`: debug routes on loopback (elsewhere only with
+    /// `expose`, `--expose-debug`), tokio dumps only with `tokio_dump` (`--tokio-dump`).
+    pub fn for_addr(addr: std::net::SocketAddr, expose: bool, tokio_dump: bool) -> DebugConfig {
+        DebugConfig {
+            access: DebugAccess::for_addr(addr, expose),
+            tokio_dump,
+        }
+    }
+}
+
+/// [`instrument`], with the debug routes configured.
+pub fn instrument_with(app: Router, config: DebugConfig) -> Router {
     let http = Arc::new(HttpMetrics::default());
-    let debug = match access {
-        DebugAccess::Open => debug_routes(Arc::clone(&http)),
+    let debug = match config.access {
+        DebugAccess::Open => debug_routes(Arc::clone(&http), config),
         DebugAccess::Closed => metrics_route(Arc::clone(&http)),
     };
     app.merge(debug)
@@ -68,11 +104,12 @@ pub fn instrument_with(app: Router, access: DebugAccess) -> Router {
 }
 
 /// Just the four debug routes, reading request metrics from `http`.
-pub fn debug_routes(http: Arc<HttpMetrics>) -> Router {
+pub fn debug_routes(http: Arc<HttpMetrics>, config: DebugConfig) -> Router {
     Router::new()
         .route("/_count", get(count))
         .route("/_stack", get(stack))
         .route("/_tasks", get(tasks))
+        .with_state(config)
         .merge(metrics_route(http))
 }
 
@@ -108,62 +145,99 @@ async fn count() -> String {
 }
 // ANCHOR_END: count_route
 
-/// Query parameters of `/_stack` and `/_tasks`.
-#[derive(Debug, Deserialize)]
-struct StackQuery {
-    /// `1` (default): grouped. `2`: also every task on its own, like Go's `debug=2`.
-    debug: Option<u8>,
-    /// `1` (default): take a task dump for await traces. `0`: registry only, no pause.
-    trace: Option<u8>,
-    /// `1`: render every task's trace, not only a sample per spawn site.
-    all_traces: Option<u8>,
+/// The query of `/_stack` and `/_tasks`, checked: every bad value is a `400` that says
+/// what is allowed.
+fn parse_query(
+    pairs: &[(String, String)],
+    config: DebugConfig,
+) -> Result<ReportOptions, (StatusCode, String)> {
+    let bad = |why: String| (StatusCode::BAD_REQUEST, format!("{why}\n"));
+    let mut opts = ReportOptions::default();
+    for (key, value) in pairs {
+        match (key.as_str(), value.as_str()) {
+            ("debug", "0" | "1") => opts.list_tasks = false,
+            ("debug", "2") => opts.list_tasks = true,
+            ("trace", "0") => opts.source = TraceSource::SitesOnly,
+            ("trace", "1") => opts.source = TraceSource::AwaitPoints,
+            ("trace", "tokio") => opts.source = TraceSource::TokioDump,
+            ("all_traces", "0") => opts.traces_per_site = Some(report::DEFAULT_TRACES_PER_SITE),
+            ("all_traces", "1") => opts.traces_per_site = None,
+            ("debug", v) => {
+                return Err(bad(format!(
+                    "debug must be 1 (grouped) or 2 (every task), not `{}`",
+                    clip(v)
+                )));
+            }
+            ("trace", v) => {
+                return Err(bad(format!(
+                    "trace must be 1 (await points, the default), 0 (spawn sites only) or tokio (tokio's task dump), not `{}`",
+                    clip(v)
+                )));
+            }
+            ("all_traces", v) => {
+                return Err(bad(format!(
+                    "all_traces must be 0 (a sample per spawn site) or 1 (every task), not `{}`",
+                    clip(v)
+                )));
+            }
+            (k, _) => {
+                return Err(bad(format!(
+                    "unknown parameter `{}`; these routes take debug, trace and all_traces",
+                    clip(k)
+                )));
+            }
+        }
+    }
+    if opts.source == TraceSource::TokioDump && !config.tokio_dump {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "tokio task dumps are off on this server: they pause every worker and can hang a \
+             busy runtime for good (tokio 1.54); start it with --tokio-dump to allow them on a \
+             quiet runtime. /_stack without trace=tokio shows spawn sites and await points \
+             with no pause\n"
+                .to_owned(),
+        ));
+    }
+    Ok(opts)
 }
 
-impl StackQuery {
-    fn options(&self) -> Result<ReportOptions, (StatusCode, String)> {
-        let bad = |what: &str| (StatusCode::BAD_REQUEST, format!("{what}\n"));
-        let list_tasks = match self.debug.unwrap_or(1) {
-            0 | 1 => false,
-            2 => true,
-            _ => return Err(bad("debug must be 1 (grouped) or 2 (every task)")),
-        };
-        let traces = match self.trace.unwrap_or(1) {
-            0 => false,
-            1 => true,
-            _ => {
-                return Err(bad(
-                    "trace must be 0 (registry only, no pause) or 1 (task dump)",
-                ));
-            }
-        };
-        let traces_per_site = match self.all_traces.unwrap_or(0) {
-            0 => Some(report::DEFAULT_TRACES_PER_SITE),
-            1 => None,
-            _ => {
-                return Err(bad(
-                    "all_traces must be 0 (a sample per spawn site) or 1 (every task)",
-                ));
-            }
-        };
-        Ok(ReportOptions {
-            traces,
-            list_tasks,
-            traces_per_site,
-            ..ReportOptions::default()
-        })
+/// At most 40 characters of a client's input, for an error message.
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(40) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
     }
 }
 
-async fn report(query: &StackQuery) -> Result<report::TaskReport, (StatusCode, String)> {
-    let opts = query.options()?;
-    report::current(&opts)
-        .await
-        .map_err(|busy| (StatusCode::TOO_MANY_REQUESTS, format!("{busy}\n")))
+/// The report for a request, or its refusal, within [`ROUTE_BOUND`].
+async fn report(
+    pairs: &[(String, String)],
+    config: DebugConfig,
+) -> Result<report::TaskReport, (StatusCode, String)> {
+    let opts = parse_query(pairs, config)?;
+    match tokio::time::timeout(ROUTE_BOUND, report::current(&opts)).await {
+        Ok(Ok(report)) => Ok(report),
+        Ok(Err(busy @ ReportError::Busy)) => {
+            Err((StatusCode::TOO_MANY_REQUESTS, format!("{busy}\n")))
+        }
+        Ok(Err(busy @ ReportError::RuntimeBusy(_))) => {
+            Err((StatusCode::SERVICE_UNAVAILABLE, format!("{busy}\n")))
+        }
+        Err(_) => Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the task report took longer than {ROUTE_BOUND:?}; try ?trace=0, or again later\n"
+            ),
+        )),
+    }
 }
 
 /// `GET /_stack`: the task report as text.
-async fn stack(Query(query): Query<StackQuery>) -> Response {
-    match report(&query).await {
+async fn stack(
+    State(config): State<DebugConfig>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    match report(&pairs, config).await {
         Ok(report) => (
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             report.to_string(),
@@ -174,8 +248,11 @@ async fn stack(Query(query): Query<StackQuery>) -> Response {
 }
 
 /// `GET /_tasks`: the task report as JSON.
-async fn tasks(Query(query): Query<StackQuery>) -> Response {
-    match report(&query).await {
+async fn tasks(
+    State(config): State<DebugConfig>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    match report(&pairs, config).await {
         Ok(report) => axum::Json(report).into_response(),
         Err(error) => error.into_response(),
     }

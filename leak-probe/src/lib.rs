@@ -6,9 +6,11 @@
 //! 1. **Show the leak** — [`live_tasks`] and `GET /_count`: the runtime's live task count
 //!    (the blog's `runtime.NumGoroutine()`), read before and after a load test.
 //! 2. **Find its origin** — `GET /_stack` / `GET /_tasks`: live tasks grouped by *spawn site*
-//!    with counts, ages and await traces ([`report`]). Spawn sites and ages come from a
-//!    [`registry`] fed by the runtime's spawn hooks ([`runtime::build`]); traces from a
-//!    tokio task dump.
+//!    and *await point*, with counts and ages ([`report`]). Spawn sites, ages and parents
+//!    come from a [`registry`] fed by the runtime's spawn hooks ([`runtime::build`]); the
+//!    line each task waits at from awaits marked with [`TraceExt::traced`]
+//!    ([`await_point`]). Neither ever pauses the runtime; tokio's own task dump is there
+//!    on request, for a quiet runtime.
 //! 3. **Catch it early** — [`LeakCheck`]: wrap a test body; it fails, at the test's line,
 //!    if tasks outlive it.
 //!
@@ -32,6 +34,7 @@
 //! Spawn sites, traces and ignore rules need `--cfg tokio_unstable` (this workspace's
 //! `.cargo/config.toml` sets it); without it the count and the leak check still work.
 
+pub mod await_point;
 pub mod check;
 pub mod http;
 pub mod metrics;
@@ -40,6 +43,7 @@ pub mod report;
 pub mod runtime;
 pub mod signal;
 
+pub use await_point::TraceExt;
 pub use check::{Baseline, Leak, LeakCheck};
 
 /// Live tasks of the current runtime: what `/_count` answers.

@@ -1,22 +1,27 @@
-//! The task registry: for every live task, *where* it was spawned and *when*.
+//! The task registry: for every live task, *where* it was spawned, *when*, *by whom*, and
+//! *where it waits*.
 //!
 //! A tokio task dump tells you what each task is waiting on, but not where it came from or
-//! how long it has been alive. The runtime's spawn and terminate hooks do know that, so the
-//! registry listens to them and keeps one small entry per live task:
+//! how long it has been alive, and taking one pauses the runtime. The runtime's spawn and
+//! terminate hooks do know where and when, so the registry listens to them and keeps one
+//! small entry per live task:
 //!
 //! ```text
-//! task id ──► (spawn site: &'static Location, spawn time: Instant)
+//! task id ──► spawn site (&'static Location), spawn time, parent task id,
+//!             await points (innermost first, see crate::await_point)
 //! ```
 //!
-//! Everything that names a spawn site (`/_stack`, `/_tasks`, the per-site gauge in
-//! `/metrics`, the leak check's report) reads it from here.
+//! Everything that names a spawn site or an await point (`/_stack`, `/_tasks`, the
+//! per-site gauge in `/metrics`, the leak check's report) reads it from here, and reading
+//! it never pauses the runtime: a snapshot locks one shard at a time, for a copy.
 //!
 //! # Cost
 //!
-//! Every `tokio::spawn` pays for one `Instant::now()` and one insert into a sharded map, and
-//! every task end for one remove. Shards keep the two worker threads off each other's locks.
-//! The figure is measured by the `registry_cost` test and the benches; it is small enough to
-//! leave on in production, which is the point: the leak you are hunting already happened.
+//! Every `tokio::spawn` pays for one clock read and one insert into a sharded map, and
+//! every task end for one remove. Shards keep the worker threads off each other's locks.
+//! A marked await ([`crate::TraceExt::traced`]) pays one shard lock when it first waits
+//! and one when it is done. The benches measure both; they are small enough to leave on
+//! in production, which is the point: the leak you are hunting already happened.
 //!
 //! # Without `--cfg tokio_unstable`
 //!
@@ -26,16 +31,21 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-/// A spawn site: the `file:line:column` of the `tokio::spawn` call (or of the innermost
-/// `#[track_caller]` function above it).
+/// A spawn site or an await point: the `file:line:column` of the `tokio::spawn` call (or
+/// of the innermost `#[track_caller]` function above it), or of a `.traced()` await.
 pub type Site = &'static Location<'static>;
 
 /// Number of independently locked shards. A power of two, so picking one is a shift.
 const SHARDS: usize = 64;
+const SHARD_BITS: u32 = SHARDS.trailing_zeros();
+
+/// How many nested await points a task remembers (innermost first). Deeper ones are not
+/// recorded; three levels name the waiting line and two callers.
+pub const AWAIT_DEPTH: usize = 3;
 
 /// One live task as the registry knows it.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +56,11 @@ pub struct TaskInfo {
     pub site: Site,
     /// When it was spawned.
     pub spawned_at: Instant,
+    /// The task that spawned it (`None`: spawned from outside any task, e.g. `block_on`).
+    pub parent: Option<u64>,
+    /// Where it waits right now, by nesting depth (`[0]` outermost); see
+    /// [`TaskInfo::waiting_at`].
+    pub awaits: [Option<Site>; AWAIT_DEPTH],
 }
 
 impl TaskInfo {
@@ -53,12 +68,23 @@ impl TaskInfo {
     pub fn age(&self, now: Instant) -> Duration {
         now.saturating_duration_since(self.spawned_at)
     }
+
+    /// The await points the task is parked at, innermost first (like a stack trace).
+    /// Empty if it waits at no marked await (or is running).
+    pub fn waiting_at(&self) -> impl Iterator<Item = Site> + '_ {
+        self.awaits.iter().rev().flatten().copied()
+    }
 }
 
 #[derive(Clone, Copy)]
 struct Entry {
     site: Site,
-    spawned_at: Instant,
+    /// Nanoseconds since the registry's `epoch` (8 bytes instead of an `Instant`'s 16:
+    /// one entry per live task, so leaked tasks pay for every byte).
+    spawned_ns: u64,
+    /// 0 for none (tokio's task ids start at 1).
+    parent: u64,
+    awaits: [Option<Site>; AWAIT_DEPTH],
 }
 
 /// Live tasks of one runtime, by id.
@@ -67,9 +93,13 @@ struct Entry {
 /// by everything else through [`for_current_runtime`].
 pub struct Registry {
     shards: Box<[Mutex<HashMap<u64, Entry, IdHash>>]>,
+    epoch: Instant,
     spawned: AtomicU64,
-    /// Set while a task dump of this runtime runs (see `report::capture_traces`).
-    pub(crate) dumping: std::sync::atomic::AtomicBool,
+    /// Set while a report of this runtime is being built (see `report::current`): one at
+    /// a time, so a burst of `/_stack` requests cannot pile up work.
+    pub(crate) reporting: AtomicBool,
+    /// Set while a tokio task dump of this runtime runs.
+    pub(crate) dumping: AtomicBool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -92,14 +122,17 @@ impl Registry {
     pub fn new() -> Self {
         Registry {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            epoch: Instant::now(),
             spawned: AtomicU64::new(0),
-            dumping: std::sync::atomic::AtomicBool::new(false),
+            reporting: AtomicBool::new(false),
+            dumping: AtomicBool::new(false),
         }
     }
 
     fn shard(&self, id: u64) -> MutexGuard<'_, HashMap<u64, Entry, IdHash>> {
-        // Task ids are sequential; a multiplicative hash spreads neighbours over shards.
-        let index = (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % SHARDS;
+        // Task ids are sequential; a multiplicative hash spreads neighbours over shards,
+        // and its top SHARD_BITS bits pick one.
+        let index = (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARD_BITS)) as usize;
         // A panic while holding a shard lock cannot leave a half-written entry behind, so
         // a poisoned lock is still safe to use.
         self.shards[index]
@@ -107,11 +140,24 @@ impl Registry {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Called by the spawn hook: remember where and when task `id` started.
-    pub fn on_spawn(&self, id: u64, site: Site) {
+    fn info(&self, id: u64, e: &Entry) -> TaskInfo {
+        TaskInfo {
+            id,
+            site: e.site,
+            spawned_at: self.epoch + Duration::from_nanos(e.spawned_ns),
+            parent: (e.parent != 0).then_some(e.parent),
+            awaits: e.awaits,
+        }
+    }
+
+    /// Called by the spawn hook: remember where and when task `id` started, and which
+    /// task (if any) spawned it.
+    pub fn on_spawn(&self, id: u64, site: Site, parent: Option<u64>) {
         let entry = Entry {
             site,
-            spawned_at: Instant::now(),
+            spawned_ns: u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            parent: parent.unwrap_or(0),
+            awaits: [None; AWAIT_DEPTH],
         };
         self.shard(id).insert(id, entry);
         self.spawned.fetch_add(1, Ordering::Relaxed);
@@ -123,6 +169,33 @@ impl Registry {
     /// through `on_spawn`; removing an unknown id does nothing.
     pub fn on_terminate(&self, id: u64) {
         self.shard(id).remove(&id);
+    }
+
+    /// Records that task `id` waits at `point`, `depth` awaits deep. Returns whether the
+    /// task is known (and the depth recordable).
+    pub fn set_await(&self, id: u64, depth: usize, point: Site) -> bool {
+        if depth >= AWAIT_DEPTH {
+            return false;
+        }
+        match self.shard(id).get_mut(&id) {
+            Some(entry) => {
+                entry.awaits[depth] = Some(point);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Forgets that task `id` waits at `point` at `depth` (if that is still what is
+    /// recorded there).
+    pub fn clear_await(&self, id: u64, depth: usize, point: Site) {
+        if let Some(entry) = self.shard(id).get_mut(&id) {
+            if let Some(slot) = entry.awaits.get_mut(depth) {
+                if slot.is_some_and(|p| std::ptr::eq(p, point)) {
+                    *slot = None;
+                }
+            }
+        }
     }
 
     /// Number of live tasks the registry knows about.
@@ -143,13 +216,9 @@ impl Registry {
         self.spawned.load(Ordering::Relaxed)
     }
 
-    /// The spawn site and spawn time of one task, if it is alive.
+    /// What the registry knows of one task, if it is alive.
     pub fn get(&self, id: u64) -> Option<TaskInfo> {
-        self.shard(id).get(&id).map(|e| TaskInfo {
-            id,
-            site: e.site,
-            spawned_at: e.spawned_at,
-        })
+        self.shard(id).get(&id).map(|e| self.info(id, e))
     }
 
     /// A copy of every live entry. Locks one shard at a time, so spawning goes on
@@ -158,11 +227,7 @@ impl Registry {
         let mut out = Vec::with_capacity(self.len());
         for shard in self.shards.iter() {
             let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-            out.extend(shard.iter().map(|(&id, e)| TaskInfo {
-                id,
-                site: e.site,
-                spawned_at: e.spawned_at,
-            }));
+            out.extend(shard.iter().map(|(&id, e)| self.info(id, e)));
         }
         out
     }
@@ -222,23 +287,6 @@ pub fn short_path(path: &str) -> &str {
     path
 }
 
-/// Applies [`short_path`] to every `at /path/file.rs:line:col` of a trace.
-pub fn shorten_trace(trace: &str) -> String {
-    let mut out = String::with_capacity(trace.len());
-    for line in trace.lines() {
-        match line.rsplit_once(" at ") {
-            Some((head, path)) => {
-                out.push_str(head);
-                out.push_str(" at ");
-                out.push_str(short_path(path));
-            }
-            None => out.push_str(line),
-        }
-        out.push('\n');
-    }
-    out
-}
-
 fn site_key(site: Site) -> (&'static str, u32, u32) {
     (site.file(), site.line(), site.column())
 }
@@ -265,11 +313,31 @@ type IdHash = BuildHasherDefault<IdHasher>;
 
 /// The registry of the runtime this code runs on, if that runtime was built with
 /// [`crate::runtime::instrument`] (and the build has `--cfg tokio_unstable`).
+///
+/// Called on hot paths (every marked await that waits), so the answer is cached per
+/// thread: a worker thread belongs to one runtime for its whole life.
 pub fn for_current_runtime() -> Option<Arc<Registry>> {
     #[cfg(tokio_unstable)]
     {
-        let handle = tokio::runtime::Handle::try_current().ok()?;
-        by_runtime::get(handle.id())
+        use std::cell::RefCell;
+        use std::sync::Weak;
+        thread_local! {
+            static CACHED: RefCell<Option<(tokio::runtime::Id, Weak<Registry>)>> =
+                const { RefCell::new(None) };
+        }
+        let id = tokio::runtime::Handle::try_current().ok()?.id();
+        CACHED.with(|cached| {
+            if let Some((cached_id, registry)) = &*cached.borrow() {
+                if *cached_id == id {
+                    if let Some(registry) = registry.upgrade() {
+                        return Some(registry);
+                    }
+                }
+            }
+            let registry = by_runtime::get(id)?;
+            *cached.borrow_mut() = Some((id, Arc::downgrade(&registry)));
+            Some(registry)
+        })
     }
     #[cfg(not(tokio_unstable))]
     {
@@ -312,7 +380,7 @@ mod tests {
         let registry = Registry::new();
         let here = Location::caller();
         for id in 1..=1000 {
-            registry.on_spawn(id, here);
+            registry.on_spawn(id, here, None);
         }
         assert_eq!(registry.len(), 1000);
         assert_eq!(registry.spawned_total(), 1000);
@@ -325,6 +393,45 @@ mod tests {
         assert_eq!(registry.get(1000).map(|t| t.site), Some(here));
         assert_eq!(registry.count_by_site(), vec![(here, 1)]);
         assert_eq!(registry.spawned_total(), 1000);
+    }
+
+    #[test]
+    fn every_shard_is_used() {
+        // The shard index takes the hash's top bits: with ids 1..=10 000 every shard gets
+        // some, whatever SHARDS is.
+        let registry = Registry::new();
+        let here = Location::caller();
+        for id in 1..=10_000 {
+            registry.on_spawn(id, here, Some(1));
+        }
+        let used = registry
+            .shards
+            .iter()
+            .filter(|s| !s.lock().unwrap().is_empty())
+            .count();
+        assert_eq!(used, SHARDS);
+        assert_eq!(registry.get(5).and_then(|t| t.parent), Some(1));
+    }
+
+    #[test]
+    fn await_points_are_listed_innermost_first_and_cleared_by_their_owner() {
+        let registry = Registry::new();
+        let (spawn, outer, inner) = (Location::caller(), Location::caller(), Location::caller());
+        registry.on_spawn(7, spawn, None);
+        assert!(registry.set_await(7, 1, inner));
+        assert!(registry.set_await(7, 0, outer));
+        assert!(!registry.set_await(7, AWAIT_DEPTH, inner), "too deep");
+        assert!(!registry.set_await(8, 0, inner), "unknown task");
+        let info = registry.get(7).unwrap();
+        assert_eq!(info.waiting_at().collect::<Vec<_>>(), vec![inner, outer]);
+        // Only the point recorded at a depth clears it.
+        registry.clear_await(7, 1, outer);
+        assert_eq!(registry.get(7).unwrap().waiting_at().count(), 2);
+        registry.clear_await(7, 1, inner);
+        assert_eq!(
+            registry.get(7).unwrap().waiting_at().collect::<Vec<_>>(),
+            vec![outer]
+        );
     }
 
     #[test]
@@ -346,10 +453,6 @@ mod tests {
         assert_eq!(
             short_path("leaky-server/src/sum.rs"),
             "leaky-server/src/sum.rs"
-        );
-        assert_eq!(
-            shorten_trace("╼ f at /rustc/abc/library/core/x.rs:1:2\n  └╼ g at y.rs:3:4"),
-            "╼ f at library/core/x.rs:1:2\n  └╼ g at y.rs:3:4\n"
         );
     }
 }

@@ -44,7 +44,11 @@ pub fn instrument(builder: &mut Builder) -> Option<Arc<Registry>> {
         let on_spawn = Arc::clone(&registry);
         let on_terminate = Arc::clone(&registry);
         builder
-            .on_task_spawn(move |meta| on_spawn.on_spawn(task_id(meta.id()), meta.spawned_at()))
+            .on_task_spawn(move |meta| {
+                // The hook runs inside `spawn`, so the current task (if any) is the parent.
+                let parent = tokio::task::try_id().map(task_id);
+                on_spawn.on_spawn(task_id(meta.id()), meta.spawned_at(), parent);
+            })
             .on_task_terminate(move |meta| on_terminate.on_terminate(task_id(meta.id())));
         Some(registry)
     }

@@ -23,6 +23,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
 
 use crate::nums::{BadRequest, form_pairs};
+use leak_probe::TraceExt as _;
 
 /// Work per request when `ms` is not given.
 pub const DEFAULT_MS: u64 = 1000;
@@ -74,11 +75,11 @@ struct Handover {
 /// The worker: `ms` of work, then the two-step hand-over.
 async fn work(ms: u64, result: oneshot::Sender<u64>, handover: Arc<Handover>) {
     // The work itself. Runs to the end even when nobody is waiting any more.
-    tokio::time::sleep(Duration::from_millis(ms)).await;
+    tokio::time::sleep(Duration::from_millis(ms)).traced().await;
     // Step 1: the result. Fails quietly if the handler is gone.
     let _ = result.send(ms);
     // Step 2. LEAK(L6): waits for an acknowledgement that a vanished handler never sends.
-    handover.acknowledged.notified().await;
+    handover.acknowledged.notified().traced().await;
     // (Clean-up would go here.)
 }
 // ANCHOR_END: abandon_work

@@ -25,6 +25,7 @@ use axum::extract::State;
 
 use crate::AppState;
 use crate::nums::{self, BadRequest, Nums};
+use leak_probe::TraceExt as _;
 
 /// How often a heartbeat beats.
 pub const BEAT_EVERY: Duration = Duration::from_millis(100);
@@ -33,7 +34,7 @@ pub const BEAT_EVERY: Duration = Duration::from_millis(100);
 async fn beat(state: AppState) {
     let mut every = tokio::time::interval(BEAT_EVERY);
     loop {
-        every.tick().await;
+        every.tick().traced().await;
         state.shared.beats.fetch_add(1, Ordering::Relaxed);
     }
 }

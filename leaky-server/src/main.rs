@@ -27,6 +27,11 @@ struct Args {
     /// internals; on loopback they are always on). /metrics is always served.
     #[arg(long)]
     expose_debug: bool,
+    /// Allow /_stack?trace=tokio: tokio's own task dump, taken only while the runtime is
+    /// quiet. It pauses every worker, and on a busy runtime tokio 1.54's dump can hang the
+    /// process for good, so it is off unless asked for. /_stack without it never pauses.
+    #[arg(long)]
+    tokio_dump: bool,
 }
 
 fn main() -> ExitCode {
@@ -55,9 +60,16 @@ fn main() -> ExitCode {
             .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         eprintln!("leaky-server listening on http://{addr} (Ctrl-C to stop)");
-        leaky_server::serve_with(listener, leak_probe::signal::shutdown(), args.expose_debug)
-            .await
-            .map_err(|e| format!("server error: {e}"))
+        leaky_server::serve_with(
+            listener,
+            leak_probe::signal::shutdown(),
+            leaky_server::Config {
+                expose_debug: args.expose_debug,
+                tokio_dump: args.tokio_dump,
+            },
+        )
+        .await
+        .map_err(|e| format!("server error: {e}"))
     });
     match result {
         Ok(()) => {

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::AppState;
 use crate::nums::{self, BadRequest, Nums};
+use leak_probe::TraceExt as _;
 
 /// Running state of one feed: how many numbers arrived, and their sum so far.
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,7 +36,7 @@ struct Progress {
 async fn consume(mut feed: mpsc::Receiver<i64>, progress: watch::Sender<Progress>) {
     let mut now = Progress::default();
     // LEAK(L3): ends only when every sender of `feed` is dropped.
-    while let Some(x) = feed.recv().await {
+    while let Some(x) = feed.recv().traced().await {
         now.items += 1;
         now.total += i128::from(x);
         progress.send_replace(now);

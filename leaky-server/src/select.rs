@@ -29,6 +29,7 @@ use axum::extract::State;
 
 use crate::AppState;
 use crate::nums::{self, BadRequest, Nums};
+use leak_probe::TraceExt as _;
 
 /// One unit of work for a worker, with the channel for its answer.
 struct Job {
@@ -48,7 +49,7 @@ async fn worker(mut jobs: mpsc::Receiver<Job>, mut config: watch::Receiver<u64>)
                 let _ = job.reply.send(nums::partial_sum(&job.nums.0));
             }
             // Pending for as long as the server's config sender lives: forever.
-            Ok(()) = config.changed() => {
+            Ok(()) = config.changed().traced() => {
                 // A real worker would re-read its settings here.
                 config.borrow_and_update();
             }

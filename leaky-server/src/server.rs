@@ -15,23 +15,36 @@ use tokio::net::TcpListener;
 
 use crate::{AppState, app_with};
 
+/// How the debug routes are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Config {
+    /// Serve the debug routes on a non-loopback address too.
+    pub expose_debug: bool,
+    /// Allow `/_stack?trace=tokio` (tokio's task dump, on a quiet runtime only).
+    pub tokio_dump: bool,
+}
+
 /// Serves until `shutdown` resolves and in-flight requests are done. The debug routes
 /// are served on a loopback address only (see [`serve_with`]).
 pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    serve_with(listener, shutdown, false).await
+    serve_with(listener, shutdown, Config::default()).await
 }
 
 // ANCHOR: serve
-/// [`serve`]; `expose_debug` serves the debug routes on any address, not only loopback.
+/// [`serve`] with an explicit [`Config`].
 pub async fn serve_with(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    expose_debug: bool,
+    config: Config,
 ) -> io::Result<()> {
-    let debug = leak_probe::http::DebugAccess::for_addr(listener.local_addr()?, expose_debug);
+    let debug = leak_probe::http::DebugConfig::for_addr(
+        listener.local_addr()?,
+        config.expose_debug,
+        config.tokio_dump,
+    );
     let app = app_with(AppState::new(), debug);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

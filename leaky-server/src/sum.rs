@@ -27,6 +27,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::nums::{self, BadRequest, Nums};
+use leak_probe::TraceExt as _;
 
 // ANCHOR: go_chan_struct
 /// Go's `chan T`: one value for both ends, and a send that waits until it is received.
@@ -151,7 +152,7 @@ impl SumJob {
 async fn sum(job: Arc<SumJob>, half: Half) {
     let sum = i64::try_from(nums::partial_sum(job.half(half).0)).ok();
     // `c <- sum`. For the second half this never returns.
-    job.half(half).1.send(sum).await;
+    job.half(half).1.send(sum).traced().await;
 }
 // ANCHOR_END: sum_task
 
@@ -173,7 +174,7 @@ pub async fn handler(nums: Nums) -> Result<String, BadRequest> {
     tokio::spawn(sum(Arc::clone(&job), Half::Second));
 
     // x := <-c1
-    let x = job.c1.recv().await;
+    let x = job.c1.recv().traced().await;
     let x = x.ok_or_else(|| BadRequest("the sum is out of range for a 64-bit integer".into()))?;
     Ok(x.to_string())
 }

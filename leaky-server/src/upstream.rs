@@ -18,6 +18,7 @@ use axum::http::StatusCode;
 use tokio::sync::{Notify, oneshot};
 
 use crate::AppState;
+use leak_probe::TraceExt as _;
 
 /// How long the handler waits for the upstream.
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_millis(100);
@@ -43,7 +44,7 @@ pub async fn handler(State(state): State<AppState>) -> (StatusCode, String) {
     let (tx, rx) = oneshot::channel();
     // LEAK(L5): nothing bounds this call; the task outlives the handler's timeout.
     tokio::spawn(async move {
-        let answer = state.shared.upstream.call().await;
+        let answer = state.shared.upstream.call().traced().await;
         let _ = tx.send(answer);
     });
 

@@ -266,12 +266,24 @@ async fn run_load(args: LoadArgs) -> Result<u8, Error> {
 
     let mut stack_groups = None;
     if args.stack {
-        let stack_url = with_path(&count_url, "/_stack");
-        let text = fetch_text(&stack_url).await?;
-        let groups = stack::summarize(&text);
+        // leak-probe's report as JSON; a server without `/_tasks` (the blog's Go server)
+        // has its goroutine dump at `/_stack`.
+        let tasks_url = with_path(&count_url, "/_tasks");
+        let from_json = match fetch_text(&tasks_url).await {
+            Ok(json) => stack::from_tasks_json(&json).map(|g| (tasks_url.clone(), g, json)),
+            Err(_) => None,
+        };
+        let (stack_url, groups, text) = match from_json {
+            Some(found) => found,
+            None => {
+                let stack_url = with_path(&count_url, "/_stack");
+                let text = fetch_text(&stack_url).await?;
+                (stack_url, stack::summarize(&text), text)
+            }
+        };
         if !json {
             println!("\ntop of {stack_url}:");
-            if groups.is_empty() {
+            if groups.is_empty() && !text.contains("\"groups\"") {
                 let head: Vec<&str> = text.lines().take(20).collect();
                 println!(
                     "(not a format load-client groups; its first lines:)\n{}",

@@ -1,9 +1,9 @@
-//! `--stack`: after the run, fetch `/_stack` and show where the tasks come from.
+//! `--stack`: after the run, show where the live tasks come from.
 //!
-//! Two formats are understood:
+//! Two sources are understood:
 //!
-//! * **leak-probe's** (`tokio task dump: ...`): already grouped by spawn site; the top
-//!   groups are shown with count, site, age and the first frames of their trace.
+//! * **leak-probe's `/_tasks`** (JSON): already grouped by spawn site and await point;
+//!   the top groups are shown with count, spawn site, age and where they wait.
 //! * **Go's goroutine dump** (the blog's `/_stack`: `debug.Stack()` followed by
 //!   `pprof.Lookup("goroutine").WriteTo(w, 2)`): one block per goroutine. Goroutines with
 //!   an identical stack (arguments and `+0x..` offsets aside) are grouped and counted,
@@ -24,11 +24,50 @@ pub struct Group {
     pub frames: Vec<String>,
 }
 
-/// Groups a `/_stack` answer, most tasks first. Unknown text gives no groups.
+/// Groups of a leak-probe `/_tasks` report, most tasks first; `None` if `json` is not one.
+pub fn from_tasks_json(json: &str) -> Option<Vec<Group>> {
+    let report: serde_json::Value = serde_json::from_str(json).ok()?;
+    let groups = report.get("groups")?.as_array()?;
+    groups
+        .iter()
+        .map(|g| {
+            let count = usize::try_from(g.get("count")?.as_u64()?).ok()?;
+            let (young, old) = (
+                g.get("youngest_ms")?.as_u64()?,
+                g.get("oldest_ms")?.as_u64()?,
+            );
+            let state = if young == old {
+                format!("age {old} ms")
+            } else {
+                format!("age {young}–{old} ms")
+            };
+            let mut frames: Vec<String> = g
+                .get("waiting_at")?
+                .as_array()?
+                .iter()
+                .filter_map(|w| Some(format!("waiting at {}", w.as_str()?)))
+                .collect();
+            if let Some(trace) = g.get("trace").and_then(|t| t.as_str()) {
+                frames.extend(trace.lines().map(|l| {
+                    l.trim_start_matches([' ', '│', '├', '└', '╼', '─'])
+                        .trim()
+                        .to_owned()
+                }));
+            }
+            Some(Group {
+                count,
+                origin: g.get("spawned_at")?.as_str()?.to_owned(),
+                state,
+                frames,
+            })
+        })
+        .collect()
+}
+
+/// Groups a Go goroutine dump (`/_stack` of the blog's server), most goroutines first.
+/// Text that is not one gives no groups.
 pub fn summarize(text: &str) -> Vec<Group> {
-    if text.starts_with("tokio task dump:") {
-        tokio_groups(text)
-    } else if text.lines().any(is_goroutine_header) {
+    if text.lines().any(is_goroutine_header) {
         go_groups(text)
     } else {
         Vec::new()
@@ -52,42 +91,6 @@ pub fn render(groups: &[Group], n: usize, frames: usize) -> String {
         ));
     }
     out
-}
-
-fn tokio_groups(text: &str) -> Vec<Group> {
-    let mut groups = Vec::new();
-    let mut current: Option<Group> = None;
-    for line in text.lines() {
-        if let Some(group) = parse_tokio_header(line) {
-            groups.extend(current.replace(group));
-        } else if line.starts_with("    ") {
-            if let Some(group) = current.as_mut() {
-                let frame = line
-                    .trim_start_matches([' ', '│', '├', '└', '╼', '─'])
-                    .trim();
-                if !frame.is_empty() {
-                    group.frames.push(frame.to_owned());
-                }
-            }
-        } else if line.starts_with("every task") {
-            break;
-        }
-    }
-    groups.extend(current);
-    groups
-}
-
-/// `50 task(s) [age 12–30 ms] spawned at leaky-server/src/sum.rs:114:5`
-fn parse_tokio_header(line: &str) -> Option<Group> {
-    let (count, rest) = line.split_once(" task(s) [")?;
-    let count = count.trim().parse().ok()?;
-    let (state, origin) = rest.split_once("] spawned at ")?;
-    Some(Group {
-        count,
-        origin: origin.to_owned(),
-        state: state.to_owned(),
-        frames: Vec::new(),
-    })
 }
 
 fn is_goroutine_header(line: &str) -> bool {
@@ -202,24 +205,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn groups_leak_probe_dumps() {
-        let text = "tokio task dump: 53 live task(s), 53 reported in 2 group(s)\n\
-                    \n\
-                    50 task(s) [age 12–30 ms] spawned at leaky-server/src/sum.rs:114:5\n\
-                    \x20   ╼ leaky_server::sum::sum at leaky-server/src/sum.rs:97:17\n\
-                    \x20     └╼ leaky_server::sum::GoChan<T>::send at leaky-server/src/sum.rs:55:39\n\
-                    \n\
-                    3 task(s) [age 1 ms] spawned at axum-0.8.9/src/serve/mod.rs:389:5\n";
-        let groups = summarize(text);
+    fn groups_leak_probe_reports() {
+        let json = r#"{"live_tasks": 53, "groups": [
+            {"count": 50, "spawned_at": "leaky-server/src/sum.rs:114:5",
+             "waiting_at": ["leaky-server/src/sum.rs:97:17"], "youngest_ms": 12, "oldest_ms": 30,
+             "trace": null, "task_ids": [1]},
+            {"count": 3, "spawned_at": "axum-0.8.9/src/serve/mod.rs:389:5",
+             "waiting_at": [], "youngest_ms": 1, "oldest_ms": 1,
+             "trace": "╼ a at x.rs:1:2\n  └╼ b at y.rs:3:4\n", "task_ids": [2]}]}"#;
+        let groups = from_tasks_json(json).unwrap();
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0].count, 50);
         assert_eq!(groups[0].origin, "leaky-server/src/sum.rs:114:5");
         assert_eq!(groups[0].state, "age 12–30 ms");
         assert_eq!(
-            groups[0].frames[1],
-            "leaky_server::sum::GoChan<T>::send at leaky-server/src/sum.rs:55:39"
+            groups[0].frames,
+            vec!["waiting at leaky-server/src/sum.rs:97:17"]
         );
+        assert_eq!(groups[1].state, "age 1 ms");
+        assert_eq!(groups[1].frames, vec!["a at x.rs:1:2", "b at y.rs:3:4"]);
         assert!(render(&groups, 1, 2).contains("… 1 more group(s), 3 task(s)"));
+        assert!(from_tasks_json("not json").is_none());
+        assert!(from_tasks_json("{\"count\": 1}").is_none());
     }
 
     #[test]

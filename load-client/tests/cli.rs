@@ -268,7 +268,8 @@ fn bad_usage_exits_2() {
     }
 }
 
-/// `--stack` on leaky-server names the spawn site in this repository.
+/// `--stack` on leaky-server names the spawn site in this repository, and the line the
+/// leaked tasks wait at.
 #[test]
 fn stack_shows_the_top_spawn_sites() {
     let (leaky, _) = &servers();
@@ -285,6 +286,10 @@ fn stack_shows_the_top_spawn_sites() {
     assert!(text.contains("top of http://"), "{text}");
     if leak_probe::runtime::HAS_REGISTRY {
         assert!(text.contains(" × leaky-server/src/range.rs:"), "{text}");
+        assert!(
+            text.contains("waiting at leaky-server/src/range.rs:"),
+            "{text}"
+        );
     }
 }
 

@@ -14,8 +14,9 @@
 //! What it measures:
 //!
 //! 1. RSS per leaked task after 10k and 100k leaked `/sum` requests (leaky-server, Go).
-//! 2. `/_stack` time at 100k leaked tasks, and the worst `/_count` latency while it runs
-//!    (read every millisecond on its own connection); for Rust also `/_stack?trace=0`,
+//! 2. the dump time at 100k leaked tasks (Go's `/_stack`, tokio's `/_stack?trace=tokio`),
+//!    and the worst `/_count` latency while it runs (read every millisecond on its own
+//!    connection); for Rust also the default `/_stack` (registry, no pause),
 //!    the view that pauses nothing.
 //! 3. `/sum` requests/s of fixed, fixed without the spawn registry, leaky, and Go, each
 //!    on a fresh process, in alternating order, three times; medians.
@@ -240,9 +241,14 @@ async fn memory_and_dump(proc: &Proc, quick: bool) -> MemoryRow {
     };
     // Without the registry, /_stack has neither spawn sites nor a dump to time.
     let with_dump = !proc.name.contains("no-task-registry");
-    let stack = with_dump.then(|| timed_with_count_probe(proc, "/_stack"));
-    let stack_registry =
-        (with_dump && proc.name != "Go").then(|| timed_with_count_probe(proc, "/_stack?trace=0"));
+    let is_go = proc.name == "Go";
+    let dump_path = if is_go {
+        "/_stack"
+    } else {
+        "/_stack?trace=tokio"
+    };
+    let stack = with_dump.then(|| timed_with_count_probe(proc, dump_path));
+    let stack_registry = (with_dump && !is_go).then(|| timed_with_count_probe(proc, "/_stack"));
     MemoryRow {
         name: proc.name,
         per_task_10k: per(rss_small, count_small),
@@ -417,7 +423,7 @@ async fn main() -> std::process::ExitCode {
     // 1 and 2: memory and dumps.
     eprintln!("report: memory and dumps (leaky-server)...");
     let mut rows = Vec::new();
-    match start("leaky-server (Rust)", &leaky, &[], "--addr") {
+    match start("leaky-server (Rust)", &leaky, &["--tokio-dump"], "--addr") {
         Ok(p) => rows.push(memory_and_dump(&p, quick).await),
         Err(e) => notes.push(e),
     }
@@ -440,7 +446,7 @@ async fn main() -> std::process::ExitCode {
     }
     let (small, large) = if quick { ("1k", "5k") } else { ("10k", "100k") };
     md.push_str(&format!(
-        "### Memory per leaked task, and the dump\n\n| server | RSS per leaked task after {small} | after {large} | RSS at {large} | `/_stack` at {large} | its size | worst `/_count` meanwhile | `/_stack?trace=0` | worst `/_count` meanwhile |\n|---|---|---|---|---|---|---|---|---|\n"
+        "### Memory per leaked task, and the dump\n\n| server | RSS per leaked task after {small} | after {large} | RSS at {large} | the dump at {large} | its size | worst `/_count` meanwhile | `/_stack` (no pause) | worst `/_count` meanwhile |\n|---|---|---|---|---|---|---|---|---|\n"
     ));
     for r in &rows {
         let na = || ("n/a".to_owned(), "n/a".to_owned(), "n/a".to_owned());
@@ -549,7 +555,7 @@ async fn main() -> std::process::ExitCode {
     }
     if let Some(r) = rust {
         if let Some((_, _, worst)) = r.stack_registry {
-            md.push_str(&format!("| `/_count` < 50 ms while `/_stack?trace=0` is served at {large} | worst {} | {} |\n", ms(worst), verdict(worst < Duration::from_millis(50))));
+            md.push_str(&format!("| `/_count` < 50 ms while `/_stack` (no pause) is served at {large} | worst {} | {} |\n", ms(worst), verdict(worst < Duration::from_millis(50))));
         }
     }
     if !notes.is_empty() {
