@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use benches::{get, load_in_process, runtime, size, wait_for_live_tasks};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use scenarios::Tag;
 
 fn parked(c: &mut Criterion) {
     let rt = runtime(true);
@@ -23,12 +24,12 @@ fn parked(c: &mut Criterion) {
         let live = rt.block_on(async {
             // The benches before leaked some too (one task per iteration): top up.
             let have = leak_probe::live_tasks();
-            load_in_process(&app, "/sum", target.saturating_sub(have)).await;
+            load_in_process(&app, Tag::L1.route(), target.saturating_sub(have)).await;
             wait_for_live_tasks(target).await
         });
         group.bench_function(BenchmarkId::new("sum", format!("{live} live tasks")), |b| {
             b.to_async(&rt).iter(|| async {
-                let (status, _) = get(&app, "/sum").await;
+                let (status, _) = get(&app, Tag::L1.route()).await;
                 assert_eq!(status, 200);
             });
         });
@@ -44,14 +45,14 @@ fn ticking(c: &mut Criterion) {
         let rt = runtime(true);
         let app = leaky_server::app(leaky_server::AppState::new());
         let live = rt.block_on(async {
-            load_in_process(&app, "/heartbeat", target).await;
+            load_in_process(&app, Tag::L4.route(), target).await;
             wait_for_live_tasks(target).await
         });
         group.bench_function(
             BenchmarkId::new("sum", format!("{live} ticking tasks")),
             |b| {
                 b.to_async(&rt).iter(|| async {
-                    let (status, _) = get(&app, "/sum").await;
+                    let (status, _) = get(&app, Tag::L1.route()).await;
                     assert_eq!(status, 200);
                 });
             },

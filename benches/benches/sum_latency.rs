@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use benches::{get, runtime};
 use criterion::{Criterion, criterion_group, criterion_main};
-use load_client::demo::{Running, Server};
+use load_client::demo::Running;
+use scenarios::{Server, Tag};
 
 fn in_process(c: &mut Criterion) {
     let rt = runtime(true);
@@ -19,7 +20,7 @@ fn in_process(c: &mut Criterion) {
     ] {
         group.bench_function(name, |b| {
             b.to_async(&rt).iter(|| async {
-                let (status, _) = get(&app, "/sum").await;
+                let (status, _) = get(&app, Tag::L1.route()).await;
                 assert_eq!(status, 200);
             });
         });
@@ -46,7 +47,7 @@ fn over_http(c: &mut Criterion) {
         .expect("a client");
     let mut group = c.benchmark_group("sum/http");
     for (name, server) in &servers {
-        let url = server.url("/sum");
+        let url = server.url(Tag::L1.route());
         group.bench_function(*name, |b| {
             b.to_async(&rt).iter(|| async {
                 let response = client.get(url.clone()).send().await.expect("an answer");

@@ -9,66 +9,23 @@
 //! only once the response is committed).
 //!
 //! # The fix: FIX(L6)
-//!
 //! The work runs under a child of the request's cancellation token ([`crate::scope`]),
 //! through `CancellationToken::run_until_cancelled`. When the client gives up, hyper drops
 //! the handler, the request scope's `DropGuard` cancels the token, and the work stops at
 //! its next `.await`: no wasted work, and no hand-over left waiting. The task is also
-//! tracked by the server's `TaskTracker`, so shutdown waits for it.
-//!
-//! (An owned `JoinSet` would do it too: dropping the set aborts its tasks. The token is
-//! better when the work should see the cancellation and clean up.)
+//! tracked by the server's `TaskTracker`, so shutdown waits for it (FIX(L8)). (An owned
+//! `JoinSet` would do it too: dropping the set aborts its tasks. The token is better when
+//! the work should see the cancellation and clean up.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
+use leak_probe::TraceExt as _;
+use scenarios::nums::WorkMs;
 use tokio::sync::{Notify, oneshot};
-use tokio_util::sync::CancellationToken;
 
 use crate::AppState;
-use crate::nums::{BadRequest, form_pairs};
-use crate::scope::RequestToken;
-use leak_probe::TraceExt as _;
-
-/// Work per request when `ms` is not given.
-pub const DEFAULT_MS: u64 = 1000;
-/// The longest work a request may ask for.
-pub const MAX_MS: u64 = 60_000;
-
-/// `?ms=N`: milliseconds of work, `0..=MAX_MS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WorkMs(pub u64);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for WorkMs {
-    type Rejection = BadRequest;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let mut ms = None;
-        for (key, value) in form_pairs(parts.uri.query().unwrap_or(""))? {
-            match (key.as_str(), ms) {
-                ("ms", None) => match value.parse::<u64>() {
-                    Ok(n) if n <= MAX_MS => ms = Some(n),
-                    _ => {
-                        return Err(BadRequest(format!(
-                            "ms must be a whole number of milliseconds from 0 to {MAX_MS}"
-                        )));
-                    }
-                },
-                ("ms", Some(_)) => return Err(BadRequest("ms is given twice".into())),
-                _ => {
-                    return Err(BadRequest(
-                        "unknown query parameter: this route takes ms=N".into(),
-                    ));
-                }
-            }
-        }
-        Ok(WorkMs(ms.unwrap_or(DEFAULT_MS)))
-    }
-}
 
 /// The hand-over between one request and its worker.
 #[derive(Default)]
@@ -78,25 +35,25 @@ struct Handover {
 }
 
 // ANCHOR: abandon_work
-/// The worker: `ms` of work, then the two-step hand-over, unless cancelled first.
+/// The worker: `ms` of work, then the two-step hand-over.
 async fn work(
     ms: u64,
     result: oneshot::Sender<u64>,
     handover: Arc<Handover>,
-    cancel: CancellationToken,
+    // FIX(L6): cancelled when the request ends.
+    cancel: tokio_util::sync::CancellationToken,
 ) {
     // FIX(L6): every step below stops as soon as the request's token is cancelled.
-    let _ = cancel
-        .run_until_cancelled(async move {
-            // The work itself.
-            tokio::time::sleep(Duration::from_millis(ms)).traced().await;
-            // Step 1: the result.
-            let _ = result.send(ms);
-            // Step 2: the acknowledgement. If the handler is gone, the token is cancelled.
-            handover.acknowledged.notified().traced().await;
-            // (Clean-up would go here.)
-        })
-        .await;
+    let steps = async move {
+        // The work itself.
+        tokio::time::sleep(Duration::from_millis(ms)).traced().await;
+        // Step 1: the result.
+        let _ = result.send(ms);
+        // Step 2: the acknowledgement. If the handler is gone, the token is cancelled.
+        handover.acknowledged.notified().traced().await;
+        // (Clean-up would go here.)
+    };
+    let _ = cancel.run_until_cancelled(steps).await;
 }
 // ANCHOR_END: abandon_work
 
@@ -104,17 +61,16 @@ async fn work(
 /// `GET /abandon?ms=N`: does `N` ms of work and answers `worked N ms`.
 pub async fn handler(
     State(state): State<AppState>,
-    RequestToken(cancel): RequestToken,
+    // FIX(L6): the request's cancellation token, cancelled when the request ends.
+    crate::scope::RequestToken(cancel): crate::scope::RequestToken,
     WorkMs(ms): WorkMs,
 ) -> String {
     let handover = Arc::new(Handover::default());
     let (tx, rx) = oneshot::channel();
-    // FIX(L6): tracked, and cancelled with the request (a child token: cancelling the
-    // work never cancels the request).
-    state
-        .shared
-        .tasks
-        .spawn(work(ms, tx, Arc::clone(&handover), cancel.child_token()));
+    // FIX(L6): tracked (FIX(L8)), and cancelled with the request (a child token:
+    // cancelling the work never cancels the request).
+    let work = work(ms, tx, Arc::clone(&handover), cancel.child_token());
+    state.shared.tasks.spawn(work);
 
     // A client who gives up makes hyper drop this future right here.
     let worked = rx.await.unwrap_or_default();

@@ -1,53 +1,46 @@
-//! # fixed-server: the same server with every leak fixed
+//! # fixed-server: the same server, with each leak fixed at its FIX(Ln) tag
 //!
-//! File for file the twin of `leaky-server`: the same routes, the same answers (except
-//! `/sum`, which now uses both halves), and none of the leaks, also when a client
-//! disconnects mid-request. Each fix is tagged `FIX(Ln)` at the spot where leaky-server
-//! has `LEAK(Ln)`; `diff -r leaky-server/src fixed-server/src` shows them all.
+//! Each scenario of [`scenarios::SCENARIOS`] with a route has a module here; the two
+//! scenarios without one, slow connections (L7) and shutdown (L8), live in [`server`].
+//! leaky-server and fixed-server have the same modules, file for file: `diff -r
+//! leaky-server/src fixed-server/src` shows the leaks and their fixes, every hunk of it
+//! tagged `LEAK(Ln)` on one side and `FIX(Ln)` on the other. What both servers share and
+//! is neither a leak nor a fix (parsing, request limits, flags) lives in the `scenarios`
+//! crate. `cargo run -p load-client -- scenarios` lists the scenarios.
 //!
-//! | route | file | fix |
-//! |---|---|---|
-//! | `GET /sum` | [`sum`] | F1: the handler owns the receivers and reads both, with a timeout |
-//! | `GET /select` | [`select`] | F2: the loop also waits on the request's cancellation token |
-//! | `GET /range` | [`range`] | F3: no sender outlives the handler, so the loop ends |
-//! | `GET /heartbeat` | [`heartbeat`] | F4: the heartbeat is aborted when its handle is dropped |
-//! | `GET /upstream` | [`upstream`] | F5: the call itself is bounded by a timeout |
-//! | `GET /abandon?ms=N` | [`abandon`] | F6: the work stops when the request's token is cancelled |
-//!
-//! Two pieces of structure make the fixes hold together:
-//!
-//! * **Every request has a cancellation token** ([`scope`]), a child of the server's root
-//!   token. It is cancelled when the request ends *for any reason*: answered, timed out,
-//!   or dropped because the client went away. Work started for a request watches it.
-//! * **Every spawned task is tracked** by the server's `TaskTracker`, so shutdown can wait
-//!   for them (with a deadline; see [`server`]).
+//! Plus the debug routes of `leak-probe`: `/_count`, `/_stack`, `/_tasks`, `/metrics`.
 //!
 //! ```text
-//! $ cargo run -p fixed-server                      # listens on 127.0.0.1:8002
-//! $ curl 127.0.0.1:8002/_count; curl 127.0.0.1:8002/sum; curl 127.0.0.1:8002/_count
+//! $ cargo run -p leaky-server       # 127.0.0.1:8001 (fixed-server: 127.0.0.1:8002)
+//! $ curl 127.0.0.1:8001/_count      # in a second terminal, before and after some load
 //! ```
 
 pub mod abandon;
-pub mod harden;
 pub mod heartbeat;
-pub mod nums;
 pub mod range;
-pub mod scope;
+pub mod save;
 pub mod select;
 pub mod server;
 pub mod sum;
 pub mod upstream;
+// FIX(L7): connections with deadlines.
+pub mod conn;
+// FIX(L2, L6, L8): a cancellation token per request, a child of the server's.
+pub mod scope;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
+use leak_probe::http::DebugConfig;
+use scenarios::Tag;
+use scenarios::harden::{self, InFlight, Limits};
+use scenarios::saves::Saves;
+use scenarios::upstream::Upstream;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-pub use server::{Config, ShutdownReport, serve, serve_with};
+pub use server::{Config, serve, serve_with};
 
 /// State shared by every request: cheap to clone, one `Arc` inside.
 #[derive(Clone, Default)]
@@ -59,23 +52,26 @@ pub struct AppState {
 /// router (and so the server) is dropped.
 #[derive(Default)]
 struct Shared {
-    /// Config generation, bumped by a reload (this demo never reloads). `/select` workers
-    /// watch it. The sender lives here for the server's whole life, so a receiver's
+    /// Config generation, bumped by a reload (this demo never reloads). [`select`]
+    /// workers watch it. The sender lives here for the server's whole life, so a receiver's
     /// `changed()` never reports "closed" while the server runs.
     config: watch::Sender<u64>,
-    // FIX(L3): no list of feed senders here; a feed's sender lives only in its handler.
-    /// Heartbeats sent by `/heartbeat` tasks, in total.
+    /// Heartbeats sent by [`heartbeat`] tasks, in total.
     beats: AtomicU64,
-    /// The upstream service `/upstream` calls (it never answers).
-    upstream: upstream::Upstream,
-    /// The root of every request's token ([`scope`]). Cancelled at the shutdown deadline,
-    /// which cancels every request and all work they started.
-    shutdown: CancellationToken,
-    /// Every task the server spawns. Shutdown closes it and waits until it is empty.
-    tasks: TaskTracker,
-    /// Requests being handled right now (for the shutdown log).
-    in_flight: std::sync::atomic::AtomicUsize,
-    /// Requests answered 503 because shutdown cancelled them.
+    /// The upstream service [`upstream`] calls (it never answers).
+    upstream: Upstream,
+    /// What [`save`] accepted and wrote.
+    saves: Arc<Saves>,
+    /// Requests being handled right now.
+    in_flight: InFlight,
+    /// FIX(L3): no list of feed senders here; a feed's sender lives only in its handler.
+    /// FIX(L8): every task the server spawns. Shutdown closes it and waits until it is
+    /// empty, within its deadline.
+    tasks: tokio_util::task::TaskTracker,
+    /// FIX(L2, L6, L8): the root of every request's token ([`scope`]). Cancelled at the
+    /// shutdown deadline, which cancels every request and all work they started.
+    shutdown: tokio_util::sync::CancellationToken,
+    /// FIX(L8): requests answered `503` because shutdown cancelled them.
     cancelled: std::sync::atomic::AtomicUsize,
 }
 
@@ -85,21 +81,32 @@ impl AppState {
         Self::default()
     }
 
-    /// The token that cancels everything this server does.
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shared.shutdown.clone()
+    /// Heartbeats sent so far.
+    pub fn beats(&self) -> u64 {
+        self.shared.beats.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// The tracker that owns every task this server spawns.
-    pub fn tasks(&self) -> TaskTracker {
-        self.shared.tasks.clone()
+    /// Saves `(accepted, written)` so far.
+    pub fn saves(&self) -> (u64, u64) {
+        self.shared.saves.counts()
     }
 
     /// Requests being handled right now.
     pub fn requests_in_flight(&self) -> usize {
-        self.shared
-            .in_flight
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.shared.in_flight.now()
+    }
+}
+
+/// FIX(L8): what shutdown reaches into.
+impl AppState {
+    /// The token that cancels everything this server does.
+    pub fn shutdown_token(&self) -> tokio_util::sync::CancellationToken {
+        self.shared.shutdown.clone()
+    }
+
+    /// The tracker that owns every task this server spawns.
+    pub fn tasks(&self) -> tokio_util::task::TaskTracker {
+        self.shared.tasks.clone()
     }
 
     /// Requests cancelled by shutdown so far.
@@ -113,26 +120,35 @@ impl AppState {
 /// The server's routes, debug routes included. Tests drive this with `oneshot`; `serve`
 /// runs it on a listener.
 pub fn app(state: AppState) -> Router {
-    app_with(state, leak_probe::http::DebugConfig::default())
+    app_with(state, DebugConfig::default())
 }
 
 /// [`app`], with the debug routes configured (see `leak_probe::http::DebugConfig`).
-pub fn app_with(state: AppState, debug: leak_probe::http::DebugConfig) -> Router {
-    let routes = Router::new()
-        .route("/sum", get(sum::handler))
-        .route("/select", get(select::handler))
-        .route("/range", get(range::handler))
-        .route("/heartbeat", get(heartbeat::handler))
-        .route("/upstream", get(upstream::handler))
-        .route("/abandon", get(abandon::handler))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            scope::request_scope,
-        ))
-        .with_state(state);
-    // Every request, debug routes included, is bounded by the limits of `harden`.
-    harden::harden(
-        leak_probe::http::instrument_with(routes, debug),
-        harden::Limits::default(),
-    )
+pub fn app_with(state: AppState, debug: DebugConfig) -> Router {
+    let mut routes = Router::new();
+    for scenario in &scenarios::SCENARIOS {
+        if let (Some(path), Some(handler)) = (scenario.route, handler(scenario.tag)) {
+            routes = routes.route(path, handler);
+        }
+    }
+    let routes = routes.with_state(state.clone());
+    // FIX(L2, L6): every request runs in its own cancellation scope.
+    let scope = axum::middleware::from_fn_with_state(state.clone(), scope::request_scope);
+    let routes = leak_probe::http::instrument_with(routes.route_layer(scope), debug);
+    // Every request, debug routes included, runs under the limits of `harden`.
+    harden::harden(routes, Limits::default(), &state.shared.in_flight)
+}
+
+/// The handler of each scenario's route.
+fn handler(tag: Tag) -> Option<MethodRouter<AppState>> {
+    Some(match tag {
+        Tag::L1 => get(sum::handler),
+        Tag::L2 => get(select::handler),
+        Tag::L3 => get(range::handler),
+        Tag::L4 => get(heartbeat::handler),
+        Tag::L5 => get(upstream::handler),
+        Tag::L6 => get(abandon::handler),
+        Tag::L7 => return None,
+        Tag::L8 => get(save::handler),
+    })
 }

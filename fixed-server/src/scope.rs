@@ -1,4 +1,4 @@
-//! A cancellation token per request: the piece axum does not give you.
+//! FIX(L2, L6, L8): a cancellation token per request, the piece axum does not give you.
 //!
 //! Go hands every handler `r.Context()`, cancelled when the client goes away. axum has no
 //! such thing, but it has the mechanism: when a client disconnects, hyper *drops* the
@@ -7,13 +7,14 @@
 //! failed, or dropped mid-way), the guard is dropped and the token is cancelled.
 //!
 //! The token is a child of the server's shutdown token, so cancelling that one (at the
-//! shutdown deadline) cancels every request too; the middleware then answers
+//! shutdown deadline, FIX(L8)) cancels every request too; the middleware then answers
 //! `503 Service Unavailable` for a request still running.
 //!
 //! Handlers get the token with the [`RequestToken`] extractor and hand it (or a child of
-//! it) to any work they start.
+//! it) to any work they start (FIX(L2), FIX(L6)).
 
 use std::convert::Infallible;
+use std::sync::atomic::Ordering;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::StatusCode;
@@ -22,25 +23,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio_util::sync::CancellationToken;
 
-use std::sync::atomic::Ordering;
-
 use crate::AppState;
-
-/// Counts a request as in flight for as long as it lives.
-struct InFlight(AppState);
-
-impl InFlight {
-    fn enter(state: &AppState) -> InFlight {
-        state.shared.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight(state.clone())
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-}
 
 /// The current request's cancellation token.
 #[derive(Debug, Clone)]
@@ -68,10 +51,9 @@ pub async fn request_scope(
     next: Next,
 ) -> Response {
     let token = state.shared.shutdown.child_token();
-    let _in_flight = InFlight::enter(&state);
     req.extensions_mut().insert(RequestToken(token.clone()));
     // Cancels `token` when this future ends or is dropped: the request's end, whatever it is.
-    let _guard = token.clone().drop_guard();
+    let _guard = token.drop_guard();
     tokio::select! {
         // Checked first: a request cancelled by shutdown answers 503, even if its handler
         // could also finish (with a cancelled result) in the same instant.
@@ -79,10 +61,10 @@ pub async fn request_scope(
         () = state.shared.shutdown.cancelled() => {
             state.shared.cancelled.fetch_add(1, Ordering::Relaxed);
             (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server is shutting down and cancelled this request\n",
-        )
-            .into_response()
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is shutting down and cancelled this request\n",
+            )
+                .into_response()
         }
         response = next.run(req) => response,
     }

@@ -1,27 +1,33 @@
-//! `GET /select` — the blog's "blocked on a for-select", fixed.
+//! `GET /select` — the blog's "blocked on a for-select".
 //!
-//! Each request still starts a worker task that loops in `tokio::select!` over the
-//! request's jobs and the server's config.
+//! ```go
+//! for {
+//!     select {
+//!     case <-c:
+//!         // process here
+//!     }
+//! }
+//! ```
+//!
+//! Each request starts a worker task that loops in `tokio::select!` over two channels:
+//! the request's jobs, and the server's config (to pick up a reload while it works). The
+//! handler sends one job, reads the answer, and returns.
 //!
 //! # The fix: FIX(L2)
-//!
 //! The loop gets a branch that really ends it: the request's cancellation token
 //! ([`crate::scope`]). The token is cancelled when the request ends, however it ends, so
-//! the worker lives exactly as long as its request.
-//!
-//! (Handling `None` from `jobs.recv()` with a `break` would fix this particular loop too.
-//! The token is the general fix: it also ends a worker that is busy, or waiting on
-//! something that never closes, and it is how shutdown reaches every worker at once.)
-
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio_util::sync::CancellationToken;
+//! the worker lives exactly as long as its request. (Handling `None` from `jobs.recv()`
+//! with a `break` would fix this particular loop too. The token is the general fix: it
+//! also ends a worker that is busy, or waiting on something that never closes, and it is
+//! how shutdown reaches every worker at once.)
 
 use axum::extract::State;
+use leak_probe::TraceExt as _;
+use scenarios::Reject;
+use scenarios::nums::{self, Nums};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::AppState;
-use crate::nums::{self, BadRequest, Nums};
-use crate::scope::RequestToken;
-use leak_probe::TraceExt as _;
 
 /// One unit of work for a worker, with the channel for its answer.
 struct Job {
@@ -30,11 +36,12 @@ struct Job {
 }
 
 // ANCHOR: select_worker
-/// The per-request worker: answers jobs, and notices config reloads, until cancelled.
+/// The per-request worker: answers jobs, and notices config reloads.
 async fn worker(
     mut jobs: mpsc::Receiver<Job>,
     mut config: watch::Receiver<u64>,
-    cancel: CancellationToken,
+    // FIX(L2): cancelled when the request ends.
+    cancel: tokio_util::sync::CancellationToken,
 ) {
     config.borrow_and_update();
     loop {
@@ -50,7 +57,8 @@ async fn worker(
                 // A real worker would re-read its settings here.
                 config.borrow_and_update();
             }
-            // Runs only when *every* branch is disabled; `cancelled()` never is.
+            // FIX(L2): runs only when *every* branch is disabled; `cancelled()` never is,
+            // so it is the token that ends this loop.
             else => break,
         }
     }
@@ -61,18 +69,17 @@ async fn worker(
 /// `GET /select?nums=...`: answers the sum, computed by a per-request worker.
 pub async fn handler(
     State(state): State<AppState>,
-    RequestToken(cancel): RequestToken,
+    // FIX(L2): the request's cancellation token, cancelled when the request ends.
+    crate::scope::RequestToken(cancel): crate::scope::RequestToken,
     nums: Nums,
-) -> Result<String, BadRequest> {
+) -> Result<String, Reject> {
     let (jobs, rx) = mpsc::channel(1);
-    // FIX(L2): the worker ends when the request's token is cancelled.
-    state
-        .shared
-        .tasks
-        .spawn(worker(rx, state.shared.config.subscribe(), cancel));
+    // FIX(L2): the worker ends when the request's token is cancelled (tracked: FIX(L8)).
+    let config = state.shared.config.subscribe();
+    state.shared.tasks.spawn(worker(rx, config, cancel));
 
     let (reply, answer) = oneshot::channel();
-    // The worker lives until this request ends, so neither step can fail.
+    // The worker is alive while this request runs, so neither step can fail.
     let _ = jobs.send(Job { nums, reply }).await;
     let sum = answer.await.unwrap_or_default();
     Ok(nums::answer(sum)?.to_string())

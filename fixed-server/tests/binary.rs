@@ -83,10 +83,11 @@ fn wait_with_deadline(child: &mut Child, deadline: Duration) -> std::process::Ex
 #[test]
 fn sigterm_cancels_slow_requests_at_the_deadline_and_exits_0() {
     let (mut child, addr) = start(&["--shutdown-timeout", "300ms"]);
-    assert_eq!(get(&addr, "/sum"), (200, "12".into()));
+    assert_eq!(get(&addr, scenarios::Tag::L1.route()), (200, "12".into()));
     let slow = {
         let addr = addr.clone();
-        std::thread::spawn(move || get(&addr, "/abandon?ms=10000"))
+        let slow = format!("{}?ms=10000", scenarios::Tag::L6.route());
+        std::thread::spawn(move || get(&addr, &slow))
     };
     std::thread::sleep(Duration::from_millis(100));
     let signalled = Instant::now();
@@ -102,6 +103,8 @@ fn sigterm_cancels_slow_requests_at_the_deadline_and_exits_0() {
 fn bad_flags_exit_2_with_a_message() {
     for args in [
         &["--shutdown-timeout", "soon"][..],
+        &["--header-timeout", "-1s"][..],
+        &["--idle-timeout", "forever"][..],
         &["--addr", "localhost"][..],
         &["--no-such-flag"][..],
     ] {
@@ -115,7 +118,15 @@ fn bad_flags_exit_2_with_a_message() {
     assert!(help.status.success());
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(
-        help.contains("--shutdown-timeout") && help.contains("127.0.0.1:8002"),
+        [
+            "--shutdown-timeout",
+            "--header-timeout",
+            "--idle-timeout",
+            "--tokio-dump",
+            "127.0.0.1:8002"
+        ]
+        .iter()
+        .all(|flag| help.contains(flag)),
         "{help}"
     );
 }

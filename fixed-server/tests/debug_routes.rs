@@ -9,6 +9,9 @@ use axum::http::{Request, StatusCode};
 use leak_probe::LeakCheck;
 use tower::ServiceExt;
 
+/// The blog's route (L1).
+const SUM: &str = scenarios::SCENARIOS[0].route.unwrap();
+
 /// GETs `path` from `app` in-process: `(status, body)`.
 async fn get(app: &Router, path: &str) -> (StatusCode, String) {
     let response = app
@@ -23,7 +26,7 @@ async fn get(app: &Router, path: &str) -> (StatusCode, String) {
     (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
-/// leaky-server after `n` requests to `/sum`: `n` leaked tasks, all at one site. Its
+/// leaky-server after `n` sum requests (L1): `n` leaked tasks, all at one site. Its
 /// `/_stack?trace=tokio` is allowed (like `--tokio-dump`).
 async fn leaky_after_sums(n: usize) -> Router {
     let debug = leak_probe::http::DebugConfig {
@@ -32,7 +35,7 @@ async fn leaky_after_sums(n: usize) -> Router {
     };
     let app = leaky_server::app_with(leaky_server::AppState::new(), debug);
     for _ in 0..n {
-        assert_eq!(get(&app, "/sum").await, (StatusCode::OK, "17".into()));
+        assert_eq!(get(&app, SUM).await, (StatusCode::OK, "17".into()));
     }
     // Let the first-half tasks finish; only the n leaked ones remain.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -87,7 +90,9 @@ fn stack_groups_leaked_tasks_by_spawn_site() {
         assert_eq!(status, StatusCode::OK, "{traced}");
         if leak_probe::runtime::HAS_TASK_DUMPS {
             assert!(
-                traced.contains("leaky_server::sum::GoChan<T>::send at leaky-server/src/sum.rs:"),
+                traced.contains(
+                    "leaky_server::gochan::GoChan<T>::send at leaky-server/src/gochan.rs:"
+                ),
                 "{traced}"
             );
             assert!(traced.contains("runtime paused "), "{traced}");
@@ -182,21 +187,24 @@ fn tasks_is_the_report_as_json() {
 fn metrics_are_valid_prometheus_text() {
     let text = LeakCheck::new().expect_leaked(10).run(|| async {
         let app = leaky_after_sums(10).await;
-        assert_eq!(get(&app, "/sum?nums=x").await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            get(&app, &format!("{SUM}?nums=x")).await.0,
+            StatusCode::BAD_REQUEST
+        );
         assert_eq!(get(&app, "/nowhere").await.0, StatusCode::NOT_FOUND);
         let (status, text) = get(&app, "/metrics").await;
         assert_eq!(status, StatusCode::OK);
         (text, app).0
     });
     for line in [
-        "tokio_tasks_alive 10\n",
-        "http_requests_total{route=\"/sum\",status=\"200\"} 10\n",
-        "http_requests_total{route=\"/sum\",status=\"400\"} 1\n",
-        "http_requests_total{route=\"unmatched\",status=\"404\"} 1\n",
-        "http_request_duration_seconds_count{route=\"/sum\"} 11\n",
-        "# TYPE http_request_duration_seconds histogram\n",
+        "tokio_tasks_alive 10\n".to_owned(),
+        format!("http_requests_total{{route=\"{SUM}\",status=\"200\"}} 10\n"),
+        format!("http_requests_total{{route=\"{SUM}\",status=\"400\"}} 1\n"),
+        "http_requests_total{route=\"unmatched\",status=\"404\"} 1\n".to_owned(),
+        format!("http_request_duration_seconds_count{{route=\"{SUM}\"}} 11\n"),
+        "# TYPE http_request_duration_seconds histogram\n".to_owned(),
     ] {
-        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+        assert!(text.contains(&line), "missing {line:?} in:\n{text}");
     }
     if leak_probe::runtime::HAS_REGISTRY {
         assert!(

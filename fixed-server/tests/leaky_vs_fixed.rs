@@ -1,11 +1,12 @@
-//! The two servers under the same load, route by route: leaky-server keeps exactly one
-//! task per request (for `/abandon`, per request whose client gave up), fixed-server
-//! keeps none, also when clients give up mid-request. Each case runs twice: in-process
-//! (`Router` + `oneshot`) and over real HTTP on `127.0.0.1:0`.
+//! The two servers under the same load, scenario by scenario of `scenarios::SCENARIOS`:
+//! leaky-server keeps exactly the tasks its scenario says (one per request, or per request
+//! whose client gave up), fixed-server keeps none, also when clients give up mid-request.
+//! Each case runs twice: in-process (`Router` + `oneshot`) and over real HTTP on
+//! `127.0.0.1:0`. Connections (L7) and shutdown (L8) have tests of their own
+//! (`slow_connections.rs`, `shutdown.rs`).
 //!
 //! Every case gets its own runtime, so the counts of cases running in parallel never mix.
 
-use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use leak_probe::{Baseline, LeakCheck};
+use scenarios::{Leaks, SCENARIOS, Scenario, Server, ShutdownReport, Tag};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
@@ -20,102 +22,111 @@ use tower::ServiceExt;
 /// Requests per case: the blog's 50 concurrent requests.
 const N: usize = 50;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Server {
-    Leaky,
-    Fixed,
-}
-
-impl fmt::Display for Server {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Server::Leaky => "leaky-server",
-            Server::Fixed => "fixed-server",
-        })
+fn app(server: Server) -> Router {
+    match server {
+        Server::Leaky => leaky_server::app(leaky_server::AppState::new()),
+        Server::Fixed => fixed_server::app(fixed_server::AppState::new()),
     }
 }
 
-impl Server {
-    fn app(self) -> Router {
-        match self {
-            Server::Leaky => leaky_server::app(leaky_server::AppState::new()),
-            Server::Fixed => fixed_server::app(fixed_server::AppState::new()),
-        }
-    }
-
-    async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        match self {
-            Server::Leaky => leaky_server::serve(listener, shutdown).await,
-            Server::Fixed => fixed_server::serve(listener, shutdown).await,
-        }
+async fn serve(
+    server: Server,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<ShutdownReport> {
+    match server {
+        Server::Leaky => leaky_server::serve(listener, shutdown).await,
+        Server::Fixed => fixed_server::serve(listener, shutdown).await,
     }
 }
 
-/// One route under load, and what each server must answer.
-#[derive(Debug, Clone, Copy)]
+/// What `server` answers to a scenario's request when its client waits: the status and
+/// the body. (A `match` on every tag: a new scenario must say what it answers.)
+fn answer(server: Server, tag: Tag) -> (u16, &'static str) {
+    match (tag, server) {
+        // The blog's bug: leaky-server answers the first half's sum only.
+        (Tag::L1, Server::Leaky) => (200, "17"),
+        (Tag::L1 | Tag::L2 | Tag::L3 | Tag::L4, _) => (200, "12"),
+        (Tag::L5, _) => (504, "upstream did not answer within 100ms\n"),
+        (Tag::L6, _) => (200, "worked 20 ms\n"),
+        (Tag::L7, _) => unreachable!("L7 has no route"),
+        (Tag::L8, _) => (202, "accepted 3 number(s)\n"),
+    }
+}
+
+/// One scenario's route under load.
+#[derive(Debug, Clone)]
 struct Case {
-    path: &'static str,
+    scenario: &'static Scenario,
+    /// Route and query.
+    path: String,
     /// The client gives up after this long (a disconnect), if set.
     give_up: Option<Duration>,
-    /// Tasks leaky-server keeps per request.
-    leaky_leaks: usize,
-    /// Expected `(status, body)` from leaky and fixed, when the client waits.
-    leaky_answer: (u16, &'static str),
-    fixed_answer: (u16, &'static str),
 }
 
-const fn case(path: &'static str, leaky: &'static str, fixed: &'static str) -> Case {
-    Case {
-        path,
-        give_up: None,
-        leaky_leaks: 1,
-        leaky_answer: (200, leaky),
-        fixed_answer: (200, fixed),
+impl Case {
+    /// Tasks each request leaves on `server`.
+    fn leaks_per_request(&self, server: Server) -> usize {
+        match (server, self.scenario.leaks, self.give_up) {
+            (Server::Fixed, _, _) => 0,
+            // A client who waits for its answer on a give-up route leaks nothing.
+            (Server::Leaky, Leaks::PerRequest, None) if self.scenario.give_up().is_some() => 0,
+            (Server::Leaky, Leaks::PerRequest, _) => 1,
+            // Its tasks end by themselves (they are lost only at shutdown).
+            (Server::Leaky, Leaks::LostAtShutdown | Leaks::PerSlowConnection, _) => 0,
+        }
     }
 }
 
-/// Every route, with clients that wait for their answers.
-const WAITING: [Case; 6] = [
-    case("/sum", "17", "12"),
-    case("/select", "12", "12"),
-    case("/range", "12", "12"),
-    case("/heartbeat", "12", "12"),
-    Case {
-        leaky_answer: (504, "upstream did not answer within 100ms\n"),
-        fixed_answer: (504, "upstream did not answer within 100ms\n"),
-        ..case("/upstream", "", "")
-    },
-    // A client who waits for its answer leaks nothing, even on leaky-server.
-    Case {
-        leaky_leaks: 0,
-        ..case("/abandon?ms=20", "worked 20 ms\n", "worked 20 ms\n")
-    },
-];
+/// Every scenario with a route, with clients that wait for their answers.
+fn waiting() -> Vec<Case> {
+    SCENARIOS
+        .iter()
+        .filter(|s| s.route.is_some())
+        .map(|s| {
+            // A route whose demo clients give up is asked for short work instead.
+            let path = match s.give_up() {
+                Some(_) => format!("{}?ms=20", s.route.unwrap_or_default()),
+                None => s.path_and_query(),
+            };
+            Case {
+                scenario: s,
+                path,
+                give_up: None,
+            }
+        })
+        .collect()
+}
 
-/// Clients that give up mid-request.
-const GIVING_UP: [Case; 2] = [
-    // The work (300 ms) outlives the client (50 ms) on leaky-server, then stays stuck.
-    Case {
+/// Clients that give up mid-request: every scenario whose demo does, and an upstream
+/// call left before its timeout.
+fn giving_up() -> Vec<Case> {
+    let mut cases: Vec<Case> = SCENARIOS
+        .iter()
+        .filter_map(|s| {
+            Some(Case {
+                scenario: s,
+                path: s.path_and_query(),
+                give_up: Some(s.give_up()?),
+            })
+        })
+        .collect();
+    let upstream = Tag::L5.scenario();
+    cases.push(Case {
+        scenario: upstream,
+        path: upstream.path_and_query(),
         give_up: Some(Duration::from_millis(50)),
-        ..case("/abandon?ms=300", "", "")
-    },
-    // The client leaves before the 100 ms upstream timeout.
-    Case {
-        give_up: Some(Duration::from_millis(50)),
-        ..case("/upstream", "", "")
-    },
-];
+    });
+    assert!(cases.len() >= 2);
+    cases
+}
 
 /// Answers seen by the load: `Some((status, body))`, or `None` for a client that gave up.
 type Answers = Vec<Option<(u16, String)>>;
 
 /// Runs `load` on a fresh instrumented runtime and checks that exactly `expected` tasks
 /// outlive it (while the server is still up, so its shared state is alive too).
-fn run_case<F, Fut>(server: Server, case: Case, transport: &str, load: F)
+fn run_case<F, Fut>(server: Server, case: &Case, transport: &str, load: F)
 where
     F: FnOnce(Baseline) -> Fut,
     Fut: Future<Output = (Answers, Result<(), leak_probe::Leak>)>,
@@ -129,45 +140,39 @@ where
     let (answers, leaks) = runtime.block_on(async { load(Baseline::take()).await });
     runtime.shutdown_timeout(Duration::from_secs(1));
 
-    let what = format!("{server} {} ({transport})", case.path);
+    let what = format!("{server} {} {} ({transport})", case.scenario.tag, case.path);
     if let Err(leak) = leaks {
         panic!("{what}:\n{leak}");
     }
     assert_eq!(answers.len(), N, "{what}");
-    for answer in answers {
-        match (case.give_up, answer) {
+    for got in answers {
+        match (case.give_up, got) {
             (Some(_), None) => {}
             (Some(_), Some(got)) => panic!("{what}: the client should have given up, got {got:?}"),
             (None, None) => panic!("{what}: a request failed"),
             (None, Some((status, body))) => {
-                let (want_status, want_body) = match server {
-                    Server::Leaky => case.leaky_answer,
-                    Server::Fixed => case.fixed_answer,
-                };
+                let (want_status, want_body) = answer(server, case.scenario.tag);
                 assert_eq!((status, body.as_str()), (want_status, want_body), "{what}");
             }
         }
     }
 }
 
-fn expected(server: Server, case: Case) -> LeakCheck {
-    let per_request = match server {
-        Server::Leaky => case.leaky_leaks,
-        Server::Fixed => 0,
-    };
+fn expected(server: Server, case: &Case) -> LeakCheck {
     LeakCheck::new()
         .settle(Duration::from_secs(5))
-        .expect_leaked(per_request * N)
+        .expect_leaked(case.leaks_per_request(server) * N)
 }
 
 /// `N` concurrent requests through `Router::oneshot`, no network involved.
-fn in_process(server: Server, case: Case) {
+fn in_process(server: Server, case: &Case) {
     run_case(server, case, "in-process", |baseline| async move {
-        let app = server.app();
+        let app = app(server);
         let mut load = JoinSet::new();
         for _ in 0..N {
             let app = app.clone();
-            let request = Request::get(case.path).body(Body::empty()).unwrap();
+            let request = Request::get(&case.path).body(Body::empty()).unwrap();
+            let give_up = case.give_up;
             load.spawn(async move {
                 let call = async {
                     let response = app.oneshot(request).await.unwrap();
@@ -177,7 +182,7 @@ fn in_process(server: Server, case: Case) {
                         .unwrap();
                     (status, String::from_utf8(body.to_vec()).unwrap())
                 };
-                match case.give_up {
+                match give_up {
                     // Dropping the response future is exactly what hyper does when a
                     // client disconnects.
                     Some(after) => tokio::time::timeout(after, call).await.ok(),
@@ -194,18 +199,18 @@ fn in_process(server: Server, case: Case) {
 }
 
 /// `N` concurrent requests over HTTP to the real `serve` on `127.0.0.1:0`.
-fn over_http(server: Server, case: Case) {
+fn over_http(server: Server, case: &Case) {
     run_case(server, case, "HTTP", |_| async move {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let url = format!("{origin}{}", case.path);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = tokio::spawn(server.serve(listener, async {
+        let serving = tokio::spawn(serve(server, listener, async {
             let _ = stopped.await;
         }));
         // The server's own tasks (its accept loop, axum's shutdown watcher) belong in the
-        // baseline, but axum spawns some of them lazily: make one request first, and
-        // wait until its connection is gone.
+        // baseline, but some are spawned lazily: make one request first, and wait until
+        // its connection is gone.
         warm_up(&format!("{origin}/_count")).await;
         let baseline = Baseline::take();
         let client = reqwest::Client::builder()
@@ -233,7 +238,7 @@ fn over_http(server: Server, case: Case) {
 }
 
 /// One request on a connection that is closed afterwards; returns once the server is back
-/// to its idle tasks: the serving task and axum's shutdown watcher.
+/// to its idle tasks (the count unchanged for 100 ms).
 async fn warm_up(url: &str) {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
@@ -242,46 +247,52 @@ async fn warm_up(url: &str) {
     client.get(url).send().await.unwrap();
     drop(client);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while leak_probe::live_tasks() != 2 {
+    let (mut last, mut since) = (usize::MAX, tokio::time::Instant::now());
+    loop {
+        let now = leak_probe::live_tasks();
+        if now != last {
+            (last, since) = (now, tokio::time::Instant::now());
+        } else if since.elapsed() >= Duration::from_millis(100) && now <= 3 {
+            return;
+        }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the server did not settle after the warm-up: {} tasks",
-            leak_probe::live_tasks()
+            "the server did not settle after the warm-up: {now} tasks"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
-/// leaky-server, in-process: one task per request on every route (none on `/abandon`
-/// when the client waits).
+/// leaky-server, in-process: one task per request on every route (none where the client
+/// waits on a route whose leak needs it to give up, none where tasks end by themselves).
 #[test]
 fn leaky_server_leaks_one_task_per_request_in_process() {
-    for case in WAITING {
-        in_process(Server::Leaky, case);
+    for case in waiting() {
+        in_process(Server::Leaky, &case);
     }
 }
 
 /// fixed-server, in-process: the same load leaves no task behind.
 #[test]
 fn fixed_server_leaks_nothing_in_process() {
-    for case in WAITING {
-        in_process(Server::Fixed, case);
+    for case in waiting() {
+        in_process(Server::Fixed, &case);
     }
 }
 
 /// leaky-server over HTTP: the blog's arithmetic, 50 requests, 50 more tasks.
 #[test]
 fn leaky_server_leaks_one_task_per_request_over_http() {
-    for case in WAITING {
-        over_http(Server::Leaky, case);
+    for case in waiting() {
+        over_http(Server::Leaky, &case);
     }
 }
 
 /// fixed-server over HTTP: the same load leaves no task behind.
 #[test]
 fn fixed_server_leaks_nothing_over_http() {
-    for case in WAITING {
-        over_http(Server::Fixed, case);
+    for case in waiting() {
+        over_http(Server::Fixed, &case);
     }
 }
 
@@ -289,71 +300,117 @@ fn fixed_server_leaks_nothing_over_http() {
 /// none (in-process disconnects).
 #[test]
 fn clients_that_give_up_in_process() {
-    for case in GIVING_UP {
-        in_process(Server::Leaky, case);
-        in_process(Server::Fixed, case);
+    for case in giving_up() {
+        in_process(Server::Leaky, &case);
+        in_process(Server::Fixed, &case);
     }
 }
 
 /// Clients that give up, over HTTP: hyper sees the disconnect and drops the handler.
 #[test]
 fn clients_that_give_up_over_http() {
-    for case in GIVING_UP {
-        over_http(Server::Leaky, case);
-        over_http(Server::Fixed, case);
+    for case in giving_up() {
+        over_http(Server::Leaky, &case);
+        over_http(Server::Fixed, &case);
     }
 }
 
-/// Bad input on `/sum` (and the other summing routes) is a 400 with a one-line reason, on
-/// both servers.
+/// Both routers serve every scenario that has a route (and the debug routes), so a row
+/// added to the table without a handler is caught here.
+#[test]
+fn both_routers_serve_every_scenario() {
+    LeakCheck::new()
+        .settle(Duration::from_secs(5))
+        .expect_leaked(
+            waiting()
+                .iter()
+                .map(|c| c.leaks_per_request(Server::Leaky))
+                .sum(),
+        )
+        .run(|| async {
+            let mut apps = Vec::new();
+            for server in Server::BOTH {
+                let app = app(server);
+                for case in waiting() {
+                    let response = app
+                        .clone()
+                        .oneshot(Request::get(&case.path).body(Body::empty()).unwrap())
+                        .await
+                        .unwrap();
+                    let (want, _) = answer(server, case.scenario.tag);
+                    assert_eq!(response.status().as_u16(), want, "{server} {}", case.path);
+                }
+                for debug in ["/_count", "/_stack", "/_tasks", "/metrics"] {
+                    let response = app
+                        .clone()
+                        .oneshot(Request::get(debug).body(Body::empty()).unwrap())
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), StatusCode::OK, "{server} {debug}");
+                }
+                apps.push(app);
+            }
+            apps
+        });
+}
+
+/// Bad input on the summing routes and the work route is a 400 with a one-line reason,
+/// on both servers.
 #[test]
 fn bad_input_gets_a_400_with_a_reason() {
-    let cases = [
-        ("/sum?nums=1,x", "number 2 (\"x\") is not an integer\n"),
+    let (sum, range, abandon) = (Tag::L1.route(), Tag::L3.route(), Tag::L6.route());
+    let cases: Vec<(String, &str)> = vec![
         (
-            "/sum?nums=",
+            format!("{sum}?nums=1,x"),
+            "number 2 (\"x\") is not an integer\n",
+        ),
+        (
+            format!("{sum}?nums="),
             "nums is empty: give comma-separated integers, e.g. nums=1,2,3\n",
         ),
         (
-            "/sum?nums=1,,2",
+            format!("{sum}?nums=1,,2"),
             "number 2 is empty (two commas in a row?)\n",
         ),
         (
-            "/sum?nums=99999999999999999999",
+            format!("{sum}?nums=99999999999999999999"),
             "number 1 (\"99999999999999999999\") is out of range for a 64-bit integer\n",
         ),
         (
-            "/sum?nums=9223372036854775807,1,1,1",
+            format!("{sum}?nums=9223372036854775807,1,1,1"),
             "the sum is out of range for a 64-bit integer\n",
         ),
         (
-            "/sum?num=1",
+            format!("{sum}?num=1"),
             "unknown query parameter \"num\": this route takes nums=1,2,3\n",
         ),
-        ("/sum?nums=1&nums=2", "nums is given twice\n"),
-        ("/range?nums=1;2", "number 1 (\"1;2\") is not an integer\n"),
+        (format!("{sum}?nums=1&nums=2"), "nums is given twice\n"),
         (
-            "/abandon?ms=-1",
+            format!("{range}?nums=1;2"),
+            "number 1 (\"1;2\") is not an integer\n",
+        ),
+        (
+            format!("{abandon}?ms=-1"),
             "ms must be a whole number of milliseconds from 0 to 60000\n",
         ),
         (
-            "/abandon?ms=60001",
+            format!("{abandon}?ms=60001"),
             "ms must be a whole number of milliseconds from 0 to 60000\n",
         ),
         (
-            "/_stack?debug=7",
+            "/_stack?debug=7".into(),
             "debug must be 1 (grouped) or 2 (every task), not `7`\n",
         ),
     ];
-    let too_many = format!("/sum?nums={}", vec!["1"; 1001].join(","));
-    // Requests rejected before the handler runs spawn nothing, but leaky-server's /sum
+    let too_many = format!("{sum}?nums={}", vec!["1"; 1001].join(","));
+    // Requests rejected before the handler runs spawn nothing, but leaky-server's sum
     // overflow case is rejected after its sum tasks started: one leaked task there.
     for (server, leaks) in [(Server::Leaky, 1), (Server::Fixed, 0)] {
         let _app = LeakCheck::new().expect_leaked(leaks).run(|| async {
-            let app = server.app();
+            let app = app(server);
             for (path, message) in cases
                 .iter()
-                .copied()
+                .map(|(p, m)| (p.as_str(), *m))
                 .chain([(too_many.as_str(), "too many numbers: at most 1000\n")])
             {
                 let response = app
@@ -385,27 +442,28 @@ fn bad_input_gets_a_400_with_a_reason() {
 #[test]
 fn sums_are_exact() {
     LeakCheck::new().expect_leaked(1).run(|| async {
+        let (sum, range) = (Tag::L1.route(), Tag::L3.route());
         let cases = [
             (
                 Server::Fixed,
-                "/sum?nums=9223372036854775807,1,-1",
+                format!("{sum}?nums=9223372036854775807,1,-1"),
                 "9223372036854775807",
             ),
             (
                 Server::Fixed,
-                "/sum?nums=-9223372036854775808",
+                format!("{sum}?nums=-9223372036854775808"),
                 "-9223372036854775808",
             ),
-            (Server::Leaky, "/sum?nums=1,2,3,4", "3"),
-            (Server::Fixed, "/sum?nums=1,2,3,4", "10"),
-            (Server::Fixed, "/range?nums=5", "5"),
+            (Server::Leaky, format!("{sum}?nums=1,2,3,4"), "3"),
+            (Server::Fixed, format!("{sum}?nums=1,2,3,4"), "10"),
+            (Server::Fixed, format!("{range}?nums=5"), "5"),
         ];
         let mut apps = Vec::new();
         for (server, path, want) in cases {
-            let app = server.app();
+            let app = app(server);
             let response = app
                 .clone()
-                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .oneshot(Request::get(&path).body(Body::empty()).unwrap())
                 .await
                 .unwrap();
             assert_eq!(response.status(), StatusCode::OK, "{server} {path}");

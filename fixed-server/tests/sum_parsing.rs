@@ -1,10 +1,11 @@
-//! Property tests of `/sum`'s query parsing, on both servers: whatever the query, the
+//! Property tests of the sum route's query parsing, on both servers: whatever the query, the
 //! answer is a 200 or a 400 with a one-line reason, never a 5xx or a panic; and for
 //! numbers, the answer is the exact sum or "out of range", never a wrapped one.
 
 use axum::body::Body;
 use axum::http::Request;
 use proptest::prelude::*;
+use scenarios::Tag;
 use tower::ServiceExt;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -47,7 +48,7 @@ proptest! {
         let rt = runtime();
         let app = fixed_server::app(fixed_server::AppState::new());
         for value in [raw.as_str(), numbery.as_str()] {
-            let (status, body) = get(&rt, &app, &format!("/sum?nums={}", encode(value)));
+            let (status, body) = get(&rt, &app, &format!("{}?nums={}", Tag::L1.route(), encode(value)));
             prop_assert!(status == 200 || status == 400, "{value:?} -> {status} {body:?}");
             prop_assert!(body.ends_with('\n') == (status == 400), "{value:?} -> {body:?}");
             prop_assert_eq!(body.trim_end().lines().count(), 1);
@@ -61,7 +62,7 @@ proptest! {
         let rt = runtime();
         let app = fixed_server::app(fixed_server::AppState::new());
         let list: Vec<String> = nums.iter().map(i64::to_string).collect();
-        let (status, body) = get(&rt, &app, &format!("/sum?nums={}", list.join(",")));
+        let (status, body) = get(&rt, &app, &format!("{}?nums={}", Tag::L1.route(), list.join(",")));
         let exact: i128 = nums.iter().map(|&n| i128::from(n)).sum();
         match i64::try_from(exact) {
             Ok(sum) => prop_assert_eq!((status, body), (200, sum.to_string())),

@@ -9,60 +9,22 @@
 //! only once the response is committed).
 //!
 //! # How this one leaks: LEAK(L6)
-//!
 //! When a client gives up, hyper drops the handler's future: whatever the handler *owns*
 //! is cancelled, whatever it *spawned* is not. So the worker goes on with work nobody
 //! will read, for the full `N` ms. Then it waits for the acknowledgement, on a
 //! [`Notify`]. Unlike a channel, a `Notify` has no sender to drop, so nothing ever tells
-//! the worker that the handler is gone: it waits forever. One task per request whose client
-//! gave up. (Clients who wait for their answer leak nothing.)
+//! the worker that the handler is gone: it waits for ever. One task per request whose
+//! client gave up. (Clients who wait for their answer leak nothing.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::State;
+use leak_probe::TraceExt as _;
+use scenarios::nums::WorkMs;
 use tokio::sync::{Notify, oneshot};
 
-use crate::nums::{BadRequest, form_pairs};
-use leak_probe::TraceExt as _;
-
-/// Work per request when `ms` is not given.
-pub const DEFAULT_MS: u64 = 1000;
-/// The longest work a request may ask for.
-pub const MAX_MS: u64 = 60_000;
-
-/// `?ms=N`: milliseconds of work, `0..=MAX_MS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WorkMs(pub u64);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for WorkMs {
-    type Rejection = BadRequest;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let mut ms = None;
-        for (key, value) in form_pairs(parts.uri.query().unwrap_or(""))? {
-            match (key.as_str(), ms) {
-                ("ms", None) => match value.parse::<u64>() {
-                    Ok(n) if n <= MAX_MS => ms = Some(n),
-                    _ => {
-                        return Err(BadRequest(format!(
-                            "ms must be a whole number of milliseconds from 0 to {MAX_MS}"
-                        )));
-                    }
-                },
-                ("ms", Some(_)) => return Err(BadRequest("ms is given twice".into())),
-                _ => {
-                    return Err(BadRequest(
-                        "unknown query parameter: this route takes ms=N".into(),
-                    ));
-                }
-            }
-        }
-        Ok(WorkMs(ms.unwrap_or(DEFAULT_MS)))
-    }
-}
+use crate::AppState;
 
 /// The hand-over between one request and its worker.
 #[derive(Default)]
@@ -73,8 +35,14 @@ struct Handover {
 
 // ANCHOR: abandon_work
 /// The worker: `ms` of work, then the two-step hand-over.
-async fn work(ms: u64, result: oneshot::Sender<u64>, handover: Arc<Handover>) {
-    // The work itself. Runs to the end even when nobody is waiting any more.
+async fn work(
+    ms: u64,
+    result: oneshot::Sender<u64>,
+    handover: Arc<Handover>,
+    // LEAK(L6): nothing that says the request is over.
+) {
+    // LEAK(L6): every step runs to its end, whether anyone still waits or not.
+    // The work itself.
     tokio::time::sleep(Duration::from_millis(ms)).traced().await;
     // Step 1: the result. Fails quietly if the handler is gone.
     let _ = result.send(ms);
@@ -86,7 +54,11 @@ async fn work(ms: u64, result: oneshot::Sender<u64>, handover: Arc<Handover>) {
 
 // ANCHOR: abandon_handler
 /// `GET /abandon?ms=N`: does `N` ms of work and answers `worked N ms`.
-pub async fn handler(WorkMs(ms): WorkMs) -> String {
+pub async fn handler(
+    State(_state): State<AppState>,
+    // LEAK(L6): the request's end is not handed to the work (nor the state's tracker).
+    WorkMs(ms): WorkMs,
+) -> String {
     let handover = Arc::new(Handover::default());
     let (tx, rx) = oneshot::channel();
     // LEAK(L6): detached; nothing ends it if this handler is dropped.

@@ -12,7 +12,6 @@
 //! does its work, and answers.
 //!
 //! # How this one leaks: LEAK(L4)
-//!
 //! Dropping a tokio `JoinHandle` does not stop its task: it *detaches* it. The heartbeat
 //! loop has no exit of its own, so once the handler drops the handle nothing can end it.
 //! It beats every 100 ms for as long as the server runs: one task per request, and a
@@ -22,10 +21,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::State;
+use leak_probe::TraceExt as _;
+use scenarios::Reject;
+use scenarios::nums::{self, Nums};
 
 use crate::AppState;
-use crate::nums::{self, BadRequest, Nums};
-use leak_probe::TraceExt as _;
 
 /// How often a heartbeat beats.
 pub const BEAT_EVERY: Duration = Duration::from_millis(100);
@@ -41,7 +41,7 @@ async fn beat(state: AppState) {
 
 // ANCHOR: heartbeat_handler
 /// `GET /heartbeat?nums=...`: answers the sum, with a heartbeat running meanwhile.
-pub async fn handler(State(state): State<AppState>, nums: Nums) -> Result<String, BadRequest> {
+pub async fn handler(State(state): State<AppState>, nums: Nums) -> Result<String, Reject> {
     // LEAK(L4): the JoinHandle is dropped at once; the loop never ends by itself.
     tokio::spawn(beat(state.clone()));
 

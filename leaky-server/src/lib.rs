@@ -1,44 +1,42 @@
-//! # leaky-server: the blog's leaky concurrent-sum server, in tokio
+//! # leaky-server: the blog's concurrent-sum server, with a leak at every LEAK(Ln) tag
 //!
-//! Every route below leaks **exactly one task per request** (for `/abandon`: per request
-//! whose client gives up), each through a different, real Rust mechanism. Its twin,
-//! `fixed-server`, has the same files with each leak fixed; `diff -r leaky-server/src
-//! fixed-server/src` shows only the leaks and their fixes, tagged `LEAK(Ln)` here and
-//! `FIX(Ln)` there.
-//!
-//! | route | file | leak |
-//! |---|---|---|
-//! | `GET /sum` | [`sum`] | L1: a sum task blocked forever on its send |
-//! | `GET /select` | [`select`] | L2: a `select!` loop whose only live branch never fires |
-//! | `GET /range` | [`range`] | L3: `while let Some(x) = rx.recv()` with a sender kept alive |
-//! | `GET /heartbeat` | [`heartbeat`] | L4: a `loop { sleep }` whose handle was dropped |
-//! | `GET /upstream` | [`upstream`] | L5: an upstream call with no timeout |
-//! | `GET /abandon?ms=N` | [`abandon`] | L6: work that outlives a client who gave up |
+//! Each scenario of [`scenarios::SCENARIOS`] with a route has a module here; the two
+//! scenarios without one, slow connections (L7) and shutdown (L8), live in [`server`].
+//! leaky-server and fixed-server have the same modules, file for file: `diff -r
+//! leaky-server/src fixed-server/src` shows the leaks and their fixes, every hunk of it
+//! tagged `LEAK(Ln)` on one side and `FIX(Ln)` on the other. What both servers share and
+//! is neither a leak nor a fix (parsing, request limits, flags) lives in the `scenarios`
+//! crate. `cargo run -p load-client -- scenarios` lists the scenarios.
 //!
 //! Plus the debug routes of `leak-probe`: `/_count`, `/_stack`, `/_tasks`, `/metrics`.
 //!
-//! Run it, and watch it leak (two terminals):
-//!
 //! ```text
-//! $ cargo run -p leaky-server
-//! $ curl 127.0.0.1:8001/_count; curl 127.0.0.1:8001/sum; curl 127.0.0.1:8001/_count
+//! $ cargo run -p leaky-server       # 127.0.0.1:8001 (fixed-server: 127.0.0.1:8002)
+//! $ curl 127.0.0.1:8001/_count      # in a second terminal, before and after some load
 //! ```
 
 pub mod abandon;
 pub mod heartbeat;
-pub mod nums;
 pub mod range;
+pub mod save;
 pub mod select;
 pub mod server;
 pub mod sum;
 pub mod upstream;
+// LEAK(L1): Go's channel, which never closes.
+pub mod gochan;
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::routing::get;
-use tokio::sync::{mpsc, watch};
+use axum::routing::{MethodRouter, get};
+use leak_probe::http::DebugConfig;
+use scenarios::Tag;
+use scenarios::harden::{self, InFlight, Limits};
+use scenarios::saves::Saves;
+use scenarios::upstream::Upstream;
+use tokio::sync::watch;
 
 pub use server::{Config, serve, serve_with};
 
@@ -52,17 +50,21 @@ pub struct AppState {
 /// router (and so the server) is dropped.
 #[derive(Default)]
 struct Shared {
-    /// Config generation, bumped by a reload (this demo never reloads). `/select` workers
-    /// watch it. The sender lives here for the server's whole life, so a receiver's
+    /// Config generation, bumped by a reload (this demo never reloads). [`select`]
+    /// workers watch it. The sender lives here for the server's whole life, so a receiver's
     /// `changed()` never reports "closed" while the server runs.
     config: watch::Sender<u64>,
-    /// LEAK(L3): a clone of every `/range` feed's sender, "so that an admin action could
-    /// push corrections into running sums". Nothing ever removes one.
-    feeds: Mutex<Vec<mpsc::Sender<i64>>>,
-    /// Heartbeats sent by `/heartbeat` tasks, in total.
+    /// Heartbeats sent by [`heartbeat`] tasks, in total.
     beats: AtomicU64,
-    /// The upstream service `/upstream` calls (it never answers).
-    upstream: upstream::Upstream,
+    /// The upstream service [`upstream`] calls (it never answers).
+    upstream: Upstream,
+    /// What [`save`] accepted and wrote.
+    saves: Arc<Saves>,
+    /// Requests being handled right now.
+    in_flight: InFlight,
+    /// LEAK(L3): a clone of every [`range`] feed's sender, "so that an admin action could
+    /// push corrections into running sums". Nothing ever removes one.
+    feeds: std::sync::Mutex<Vec<tokio::sync::mpsc::Sender<i64>>>,
 }
 
 impl AppState {
@@ -70,23 +72,54 @@ impl AppState {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Heartbeats sent so far.
+    pub fn beats(&self) -> u64 {
+        self.shared.beats.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Saves `(accepted, written)` so far.
+    pub fn saves(&self) -> (u64, u64) {
+        self.shared.saves.counts()
+    }
+
+    /// Requests being handled right now.
+    pub fn requests_in_flight(&self) -> usize {
+        self.shared.in_flight.now()
+    }
 }
 
 /// The server's routes, debug routes included. Tests drive this with `oneshot`; `serve`
 /// runs it on a listener.
 pub fn app(state: AppState) -> Router {
-    app_with(state, leak_probe::http::DebugConfig::default())
+    app_with(state, DebugConfig::default())
 }
 
 /// [`app`], with the debug routes configured (see `leak_probe::http::DebugConfig`).
-pub fn app_with(state: AppState, debug: leak_probe::http::DebugConfig) -> Router {
-    let routes = Router::new()
-        .route("/sum", get(sum::handler))
-        .route("/select", get(select::handler))
-        .route("/range", get(range::handler))
-        .route("/heartbeat", get(heartbeat::handler))
-        .route("/upstream", get(upstream::handler))
-        .route("/abandon", get(abandon::handler))
-        .with_state(state);
-    leak_probe::http::instrument_with(routes, debug)
+pub fn app_with(state: AppState, debug: DebugConfig) -> Router {
+    let mut routes = Router::new();
+    for scenario in &scenarios::SCENARIOS {
+        if let (Some(path), Some(handler)) = (scenario.route, handler(scenario.tag)) {
+            routes = routes.route(path, handler);
+        }
+    }
+    let routes = routes.with_state(state.clone());
+    // LEAK(L2, L6): the request's end reaches nothing it started (no cancellation scope).
+    let routes = leak_probe::http::instrument_with(routes, debug);
+    // Every request, debug routes included, runs under the limits of `harden`.
+    harden::harden(routes, Limits::default(), &state.shared.in_flight)
+}
+
+/// The handler of each scenario's route.
+fn handler(tag: Tag) -> Option<MethodRouter<AppState>> {
+    Some(match tag {
+        Tag::L1 => get(sum::handler),
+        Tag::L2 => get(select::handler),
+        Tag::L3 => get(range::handler),
+        Tag::L4 => get(heartbeat::handler),
+        Tag::L5 => get(upstream::handler),
+        Tag::L6 => get(abandon::handler),
+        Tag::L7 => return None,
+        Tag::L8 => get(save::handler),
+    })
 }

@@ -1,84 +1,32 @@
-//! `leaky-server`: the blog's leaky server. Every route leaks one task per request.
-//!
-//! ```text
-//! $ cargo run -p leaky-server                      # listens on 127.0.0.1:8001
-//! $ curl 127.0.0.1:8001/_count                     # in a second terminal
-//! ```
+//! The binary: flags, a runtime built by leak-probe, and [`serve_with`] until Ctrl-C or
+//! SIGTERM, then the shutdown line. `cargo run -p leaky-server -- --help` (or
+//! `-p fixed-server`) lists the flags; the ones both servers share are in
+//! `scenarios::cli`.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
+use scenarios::Server;
 
-/// The blog's leaky concurrent-sum server, in tokio. Each of /sum, /select, /range,
-/// /heartbeat, /upstream and /abandon leaks one task per request; /_count, /_stack,
-/// /_tasks and /metrics show it.
+// The twin this binary runs: LEAK(L1)…LEAK(L8) are its leaks.
+use leaky_server::{Config, serve_with};
+
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, about)]
 struct Args {
-    /// Address to listen on. Keep it on loopback: the debug routes reveal internals.
-    #[arg(long, default_value = "127.0.0.1:8001")]
-    addr: SocketAddr,
-    /// Build the runtime without leak-probe's spawn hooks: /_stack and /metrics then lack
-    /// spawn sites. For measuring what the hooks cost.
-    #[arg(long)]
-    no_task_registry: bool,
-    /// Serve /_count, /_stack and /_tasks on a non-loopback address too (they reveal
-    /// internals; on loopback they are always on). /metrics is always served.
-    #[arg(long)]
-    expose_debug: bool,
-    /// Allow /_stack?trace=tokio: tokio's own task dump, taken only while the runtime is
-    /// quiet. It pauses every worker, and on a busy runtime tokio 1.54's dump can hang the
-    /// process for good, so it is off unless asked for. /_stack without it never pauses.
-    #[arg(long)]
-    tokio_dump: bool,
+    #[command(flatten)]
+    server: scenarios::cli::ServerArgs,
+    // LEAK(L7, L8): no deadlines to set.
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    // `--features console`: serve tokio-console on 127.0.0.1:6669. Its aggregator runs on
-    // a thread of its own, so it adds no task to /_count.
-    #[cfg(feature = "console")]
-    console_subscriber::init();
-    let builder = tokio::runtime::Builder::new_multi_thread();
-    let runtime = if args.no_task_registry {
-        let mut builder = builder;
-        builder.enable_all().build()
-    } else {
-        leak_probe::runtime::build(builder)
-    };
-    let runtime = match runtime {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("leaky-server: cannot start the tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.addr)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        eprintln!("leaky-server listening on http://{addr} (Ctrl-C to stop)");
-        leaky_server::serve_with(
-            listener,
-            leak_probe::signal::shutdown(),
-            leaky_server::Config {
-                expose_debug: args.expose_debug,
-                tokio_dump: args.tokio_dump,
-            },
-        )
-        .await
-        .map_err(|e| format!("server error: {e}"))
-    });
-    match result {
-        Ok(()) => {
-            eprintln!("leaky-server stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("leaky-server: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let server = Server::from_name(env!("CARGO_PKG_NAME")).expect("the crate is a server");
+    scenarios::cli::run(server, &args.server, |listener, debug, shutdown| {
+        let config = Config {
+            debug,
+            // LEAK(L7, L8): nothing else to configure.
+        };
+        serve_with(listener, shutdown, config)
+    })
 }

@@ -14,7 +14,6 @@
 //! handler sends one job, reads the answer, and returns.
 //!
 //! # How this one leaks: LEAK(L2)
-//!
 //! When the handler returns, its job sender is dropped and `jobs.recv()` yields `None`.
 //! But in `select!`, a branch whose pattern does not match (`Some(job)` vs `None`) is not
 //! an exit: it is just *disabled* for that round, and `select!` keeps waiting on the other
@@ -23,13 +22,13 @@
 //! and parks for good: blocked in a for-select, one task per request. (Its `else => break`
 //! only runs once *every* branch is disabled, i.e. after the server is gone.)
 
+use axum::extract::State;
+use leak_probe::TraceExt as _;
+use scenarios::Reject;
+use scenarios::nums::{self, Nums};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use axum::extract::State;
-
 use crate::AppState;
-use crate::nums::{self, BadRequest, Nums};
-use leak_probe::TraceExt as _;
 
 /// One unit of work for a worker, with the channel for its answer.
 struct Job {
@@ -39,11 +38,15 @@ struct Job {
 
 // ANCHOR: select_worker
 /// The per-request worker: answers jobs, and notices config reloads.
-async fn worker(mut jobs: mpsc::Receiver<Job>, mut config: watch::Receiver<u64>) {
+async fn worker(
+    mut jobs: mpsc::Receiver<Job>,
+    mut config: watch::Receiver<u64>,
+    // LEAK(L2): nothing that could tell this worker its request is over.
+) {
     config.borrow_and_update();
     loop {
-        // LEAK(L2): nothing in this loop ever breaks out of it.
         tokio::select! {
+            // LEAK(L2): no branch of this loop ever breaks out of it while the server runs.
             // Disabled (not ended) once the handler's sender is gone.
             Some(job) = jobs.recv() => {
                 let _ = job.reply.send(nums::partial_sum(&job.nums.0));
@@ -53,8 +56,8 @@ async fn worker(mut jobs: mpsc::Receiver<Job>, mut config: watch::Receiver<u64>)
                 // A real worker would re-read its settings here.
                 config.borrow_and_update();
             }
-            // Runs only when *both* branches are disabled: when the server itself is
-            // gone. It looks like an exit, and it never comes while the server runs.
+            // LEAK(L2): runs only when *both* branches are disabled: when the server
+            // itself is gone. It looks like an exit, and it never comes while it runs.
             else => break,
         }
     }
@@ -63,13 +66,17 @@ async fn worker(mut jobs: mpsc::Receiver<Job>, mut config: watch::Receiver<u64>)
 
 // ANCHOR: select_handler
 /// `GET /select?nums=...`: answers the sum, computed by a per-request worker.
-pub async fn handler(State(state): State<AppState>, nums: Nums) -> Result<String, BadRequest> {
+pub async fn handler(
+    State(state): State<AppState>,
+    // LEAK(L2): the request's end is not handed to the worker.
+    nums: Nums,
+) -> Result<String, Reject> {
     let (jobs, rx) = mpsc::channel(1);
     // LEAK(L2): the worker's loop has no exit; its handle is dropped right here.
     tokio::spawn(worker(rx, state.shared.config.subscribe()));
 
     let (reply, answer) = oneshot::channel();
-    // The worker is alive (it never ends), so neither step can fail.
+    // The worker is alive while this request runs, so neither step can fail.
     let _ = jobs.send(Job { nums, reply }).await;
     let sum = answer.await.unwrap_or_default();
     Ok(nums::answer(sum)?.to_string())

@@ -1,4 +1,4 @@
-//! Why Go's `/sum` leak does not port literally to tokio.
+//! Why the blog's sum leak does not port literally to tokio.
 //!
 //! This is the blog's handler, translated line by line with tokio's ordinary channels: two
 //! tasks each send their half's sum on their own channel, and the handler reads only the
@@ -9,7 +9,7 @@
 //! * a send on a closed channel fails at once instead of waiting, so the task ends.
 //!
 //! Ownership closes the channel for you. To leak, Rust code has to keep the receiving end
-//! alive somewhere without reading it; leaky-server's `/sum` does exactly that (see
+//! alive somewhere without reading it; leaky-server's sum handler does exactly that (see
 //! `leaky-server/src/sum.rs`, LEAK(L1)).
 
 use std::time::Duration;

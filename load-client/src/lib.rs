@@ -10,11 +10,12 @@
 //!   open-loop rates without coordinated omission, clients that give up ([`load`]);
 //! * `--json`, `--plot` (an SVG chart, [`plot`]), `--stack` (the top spawn sites, or Go's
 //!   goroutine dump grouped by stack, [`stack`]);
-//! * `demo`: both servers, every route, side by side ([`demo`]).
+//! * `demo`: both servers, every scenario, side by side ([`demo`]).
 //!
 //! The binary is a thin layer over this library; the tests and the demo drive the same
 //! functions.
 
+pub mod app;
 pub mod count;
 pub mod demo;
 pub mod load;

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! $ cargo run --release -p load-client -- demo                        # the before/after demo
-//! $ cargo run --release -p load-client -- --rounds 2 http://127.0.0.1:8001/sum
+//! $ cargo run --release -p load-client -- --rounds 2 http://127.0.0.1:8001/ROUTE
+//! $ cargo run --release -p load-client -- scenarios                   # the routes
 //! ```
 //!
 //! Exit codes: 0 done; 1 a leak with `--fail-on-leak` (or an output file could not be
@@ -10,16 +11,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use load_client::count::Counter;
+use load_client::app::{self, LoadOptions, http_url, with_path};
 use load_client::load::LoadSpec;
-use load_client::run::{self, RunSpec, Sampler};
-use load_client::{Error, demo, plot, stack};
-use reqwest::Url;
+use load_client::run::RunSpec;
+use load_client::{Error, demo};
 
 /// The blog's load test, grown up: reads the server's live task count (`/_count`) before
 /// and after a bounded load, waits for it to settle, and reports leaked tasks per request,
@@ -39,14 +37,21 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start leaky-server and fixed-server on free loopback ports, run the blog's
-    /// experiment on every route of both, print them side by side and chart the task count.
+    /// Start leaky-server and fixed-server on free loopback ports, run every scenario of
+    /// the table on both, print them side by side and chart the task count.
     Demo(DemoArgs),
+    /// Print the table of leak scenarios (what leaks, how it is fixed, how it is shown).
+    Scenarios {
+        /// markdown (for people) or tsv (for scripts).
+        #[arg(long, default_value = "markdown")]
+        format: String,
+    },
 }
 
 #[derive(Debug, Args)]
 struct LoadArgs {
-    /// The endpoint under test, e.g. http://127.0.0.1:8001/sum
+    /// The endpoint under test, e.g. http://127.0.0.1:8001/ROUTE (`load-client scenarios`
+    /// lists the routes)
     #[arg(required = true)]
     url: Option<String>,
     /// Requests per round [default: 50, or unlimited up to --duration]
@@ -106,6 +111,9 @@ struct DemoArgs {
     /// Rounds per route
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=100))]
     rounds: u32,
+    /// Slow clients per server for the slow-connections scenario
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=2_000))]
+    slow_clients: u64,
     /// Where to write the chart
     #[arg(
         long,
@@ -137,24 +145,6 @@ fn parse_threshold(s: &str) -> Result<f64, String> {
     }
 }
 
-/// An `http://` URL with a host, or a usage error.
-fn http_url(what: &str, s: &str) -> Result<Url, Error> {
-    let url = Url::parse(s).map_err(|e| Error::Usage(format!("{what} {s:?} is not a URL: {e}")))?;
-    if url.scheme() != "http" || url.host().is_none() {
-        return Err(Error::Usage(format!(
-            "{what} {s:?} must be an http:// URL with a host (this client speaks plain HTTP)"
-        )));
-    }
-    Ok(url)
-}
-
-fn with_path(url: &Url, path: &str) -> Url {
-    let mut url = url.clone();
-    url.set_path(path);
-    url.set_query(None);
-    url
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -169,8 +159,24 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Some(Command::Demo(args)) => run_demo(args).await,
-            None => run_load(cli.load).await,
+            Some(Command::Demo(args)) => {
+                app::demo(demo::DemoSpec {
+                    requests: args.requests,
+                    concurrency: args.concurrency as usize,
+                    rounds: args.rounds,
+                    slow_clients: args.slow_clients as usize,
+                    plot: args.plot,
+                })
+                .await
+            }
+            Some(Command::Scenarios { format }) => app::scenarios(&format).map(|table| {
+                print!("{table}");
+                0
+            }),
+            None => match load_options(cli.load) {
+                Ok(opts) => app::load(opts).await,
+                Err(e) => Err(e),
+            },
         }
     });
     match result {
@@ -182,7 +188,8 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run_load(args: LoadArgs) -> Result<u8, Error> {
+/// The validated options of a load run.
+fn load_options(args: LoadArgs) -> Result<LoadOptions, Error> {
     let url = http_url("URL", args.url.as_deref().unwrap_or_default())?;
     let count_url = match &args.count_url {
         Some(s) => http_url("--count-url", s)?,
@@ -193,216 +200,26 @@ async fn run_load(args: LoadArgs) -> Result<u8, Error> {
         (None, Some(_)) => None,
         (None, None) => Some(50),
     };
-    let spec = RunSpec {
-        url: url.clone(),
-        count_url: count_url.clone(),
-        rounds: args.rounds,
-        load: LoadSpec {
-            requests,
-            concurrency: args.concurrency as usize,
-            duration: args.duration,
-            rate: args.rate,
-            abandon_after: args.abandon_after,
-            timeout: args.timeout,
-            keep_samples: args.plot.is_some(),
+    Ok(LoadOptions {
+        spec: RunSpec {
+            url,
+            count_url,
+            rounds: args.rounds,
+            load: LoadSpec {
+                requests,
+                concurrency: args.concurrency as usize,
+                duration: args.duration,
+                rate: args.rate,
+                abandon_after: args.abandon_after,
+                timeout: args.timeout,
+                keep_samples: args.plot.is_some(),
+            },
+            settle: args.settle,
+            leak_threshold: args.leak_threshold,
         },
-        settle: args.settle,
-        leak_threshold: args.leak_threshold,
-    };
-
-    let progress = match requests {
-        Some(n) => ProgressBar::with_draw_target(
-            Some(n * u64::from(args.rounds)),
-            ProgressDrawTarget::stderr(),
-        ),
-        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-    };
-    progress.set_style(
-        ProgressStyle::with_template("{spinner} {pos}/{len} requests {per_sec} {elapsed}")
-            .expect("a valid template"),
-    );
-    if !args.json {
-        println!(
-            "load-client: {} × {} round(s), concurrency {}{} -> {url}",
-            requests.map_or(
-                "requests for ".to_owned()
-                    + &humantime::format_duration(args.duration.unwrap_or_default()).to_string(),
-                |n| format!("{n} requests")
-            ),
-            args.rounds,
-            args.concurrency,
-            args.rate
-                .map_or(String::new(), |r| format!(", {r} requests/s (open loop)"))
-        );
-    }
-    let counter = Arc::new(Counter::new(count_url.clone()));
-    let tick = progress.clone();
-    let json = args.json;
-    let rounds = args.rounds;
-    let report = run::run(
-        &spec,
-        Arc::clone(&counter),
-        Sampler::new(std::time::Instant::now()),
-        Arc::new(move || tick.inc(1)),
-        |round, figures| {
-            if !json {
-                progress.suspend(|| {
-                    if rounds > 1 {
-                        println!("round {round}:");
-                    }
-                    print!("{}", run::describe(figures));
-                });
-            }
-        },
-    )
-    .await;
-    progress.finish_and_clear();
-    let report = report?;
-
-    if !json && args.rounds > 1 {
-        println!("whole run ({} rounds):", args.rounds);
-        print!("{}", run::describe(&report.total));
-    }
-
-    let mut stack_groups = None;
-    if args.stack {
-        // leak-probe's report as JSON; a server without `/_tasks` (the blog's Go server)
-        // has its goroutine dump at `/_stack`.
-        let tasks_url = with_path(&count_url, "/_tasks");
-        let from_json = match fetch_text(&tasks_url).await {
-            Ok(json) => stack::from_tasks_json(&json).map(|g| (tasks_url.clone(), g, json)),
-            Err(_) => None,
-        };
-        let (stack_url, groups, text) = match from_json {
-            Some(found) => found,
-            None => {
-                let stack_url = with_path(&count_url, "/_stack");
-                let text = fetch_text(&stack_url).await?;
-                (stack_url, stack::summarize(&text), text)
-            }
-        };
-        if !json {
-            println!("\ntop of {stack_url}:");
-            if groups.is_empty() && !text.contains("\"groups\"") {
-                let head: Vec<&str> = text.lines().take(20).collect();
-                println!(
-                    "(not a format load-client groups; its first lines:)\n{}",
-                    head.join("\n")
-                );
-            } else {
-                print!("{}", stack::render(&groups, 5, 4));
-            }
-        }
-        stack_groups = Some(groups);
-    }
-
-    if let Some(path) = &args.plot {
-        write_plot(path, &report)?;
-        if !json {
-            println!("chart: {}", path.display());
-        }
-    }
-
-    if json {
-        let mut value = serde_json::to_value(&report).expect("the report serializes");
-        if let Some(groups) = stack_groups {
-            value["stack"] = groups
-                .iter()
-                .map(|g| {
-                    serde_json::json!({
-                        "count": g.count, "origin": g.origin, "state": g.state, "frames": g.frames,
-                    })
-                })
-                .collect();
-        }
-        println!("{value}");
-    }
-
-    Ok(if args.fail_on_leak && report.leaked() {
-        1
-    } else {
-        0
-    })
-}
-
-async fn fetch_text(url: &Url) -> Result<String, Error> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .no_proxy()
-        .build()
-        .expect("a plain HTTP client always builds");
-    let response = client.get(url.clone()).send().await.map_err(|e| {
-        Error::Unreachable(format!(
-            "cannot read {url}: {}",
-            load_client::count::describe(&e)
-        ))
-    })?;
-    if !response.status().is_success() {
-        return Err(Error::Unreachable(format!(
-            "{url} answered {}",
-            response.status()
-        )));
-    }
-    response
-        .text()
-        .await
-        .map_err(|e| Error::Unreachable(format!("cannot read {url}: {e}")))
-}
-
-fn write_plot(path: &std::path::Path, report: &run::RunReport) -> Result<(), Error> {
-    let mut panels = vec![plot::Panel {
-        title: "live tasks in the server (/_count)".into(),
-        y_label: "tasks".into(),
-        series: vec![plot::Series {
-            name: "live tasks".into(),
-            color: plot::COLORS[0],
-            points: report.count_samples.clone(),
-        }],
-        markers: Vec::new(),
-    }];
-    if !report.latency_samples.is_empty() {
-        panels.push(plot::Panel {
-            title: "latency, p99 per 250 ms".into(),
-            y_label: "ms".into(),
-            series: vec![plot::Series {
-                name: "p99 latency".into(),
-                color: plot::COLORS[1],
-                points: plot::windowed_p99(&report.latency_samples, 0.25),
-            }],
-            markers: Vec::new(),
-        });
-    }
-    let svg = plot::svg(
-        &format!("load-client: {}", report.url),
-        "seconds since the run started",
-        &panels,
-    );
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Io(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    std::fs::write(path, svg)
-        .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))
-}
-
-async fn run_demo(args: DemoArgs) -> Result<u8, Error> {
-    let spec = demo::DemoSpec {
-        requests: args.requests,
-        concurrency: args.concurrency as usize,
-        rounds: args.rounds,
+        stack: args.stack,
+        json: args.json,
         plot: args.plot,
-    };
-    println!(
-        "load-client demo: the blog's experiment ({} rounds × {} concurrent requests) on every route of both servers\n",
-        spec.rounds, spec.requests
-    );
-    let started = std::time::Instant::now();
-    let rows = demo::run(&spec, |line| println!("{line}")).await?;
-    println!("\n{}", demo::table(&rows));
-    println!(
-        "leaky-server keeps one task per request on every route (per request whose client gave up, on /abandon);\nfixed-server keeps none. Done in {:.1} s.",
-        started.elapsed().as_secs_f64()
-    );
-    println!("chart of the task count over time: {}", spec.plot.display());
-    Ok(0)
+        fail_on_leak: args.fail_on_leak,
+    })
 }

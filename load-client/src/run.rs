@@ -56,6 +56,28 @@ pub struct Latency {
     pub max: f64,
 }
 
+/// Whether a run leaked, by the threshold it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Verdict {
+    /// More than the threshold of leaked tasks per request.
+    #[serde(rename = "leak")]
+    Leak,
+    /// At most the threshold.
+    #[serde(rename = "no leak")]
+    NoLeak,
+}
+
+/// The count once it stopped moving after a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    /// The count.
+    pub count: usize,
+    /// How long settling took.
+    pub took: Duration,
+    /// Whether it stopped moving within the window (else: the last reading).
+    pub stable: bool,
+}
+
 /// The numbers of one round, or of a whole run (`RunReport` flattens one of these).
 #[derive(Debug, Clone, Serialize)]
 pub struct Figures {
@@ -73,8 +95,8 @@ pub struct Figures {
     pub leaked: i64,
     /// `leaked / requests`.
     pub leaked_per_request: f64,
-    /// Whether `leaked_per_request` is above the threshold: `"leak"` or `"no leak"`.
-    pub verdict: String,
+    /// Whether `leaked_per_request` is above the threshold (`"leak"` / `"no leak"` in JSON).
+    pub verdict: Verdict,
     /// Answered requests per second.
     pub requests_per_sec: f64,
     /// Latency percentiles of answered requests, in milliseconds.
@@ -114,19 +136,18 @@ pub struct RunReport {
 impl RunReport {
     /// Whether the whole run leaked more than the threshold allows.
     pub fn leaked(&self) -> bool {
-        self.total.verdict == "leak"
+        self.total.verdict == Verdict::Leak
     }
 }
 
 // ANCHOR: settle
 /// Reads the count until it stops moving (or is back to `before`), at most `window`.
-/// Returns the count, how long it took, and whether it settled.
 pub async fn settle(
     counter: &Counter,
     before: usize,
     window: Duration,
     samples: &Sampler,
-) -> Result<(usize, Duration, bool), Error> {
+) -> Result<Settled, Error> {
     let started = Instant::now();
     let mut last = counter.read().await?;
     samples.push(last);
@@ -140,14 +161,16 @@ pub async fn settle(
         } else {
             0
         };
-        if at_or_below_before >= CONFIRM_READS {
-            return Ok((last, started.elapsed(), true));
-        }
-        if last_change.elapsed() >= STABLE_FOR {
-            return Ok((last, started.elapsed(), true));
+        let settled = |stable| Settled {
+            count: last,
+            took: started.elapsed(),
+            stable,
+        };
+        if at_or_below_before >= CONFIRM_READS || last_change.elapsed() >= STABLE_FOR {
+            return Ok(settled(true));
         }
         if started.elapsed() >= window {
-            return Ok((last, started.elapsed(), false));
+            return Ok(settled(false));
         }
         tokio::time::sleep(POLL_EVERY).await;
         let now = counter.read().await?;
@@ -218,6 +241,32 @@ impl Sampler {
     }
 }
 
+/// Reads the count in the background for the chart, every `every`, until dropped.
+///
+/// Owned, so a run that ends early (an error, a dropped future) cannot leave it running:
+/// dropping a `Watch` aborts its task (a spawned task whose handle is merely dropped
+/// would be detached, the very leak L4 of this workspace).
+pub struct Watch {
+    _task: tokio_util::task::AbortOnDropHandle<()>,
+}
+
+impl Watch {
+    /// Starts reading `counter` into `sampler`.
+    pub fn start(counter: Arc<Counter>, sampler: Sampler, every: Duration) -> Watch {
+        let task = tokio::spawn(async move {
+            loop {
+                if let Ok(n) = counter.read().await {
+                    sampler.push(n);
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+        Watch {
+            _task: tokio_util::task::AbortOnDropHandle::new(task),
+        }
+    }
+}
+
 /// Runs every round of `spec`. `on_done` is called after each request (progress);
 /// `on_round` after each round with its figures (live output).
 pub async fn run(
@@ -228,21 +277,10 @@ pub async fn run(
     mut on_round: impl FnMut(u32, &Figures),
 ) -> Result<RunReport, Error> {
     let run_start = Instant::now();
-    // Read the count all through the run, for the chart.
-    let background = {
-        let (counter, sampler) = (Arc::clone(&counter), sampler.clone());
-        tokio::spawn(async move {
-            loop {
-                if let Ok(n) = counter.read().await {
-                    sampler.push(n);
-                }
-                tokio::time::sleep(POLL_EVERY * 2).await;
-            }
-        })
-    };
-    let result = rounds(spec, &counter, &sampler, run_start, on_done, &mut on_round).await;
-    background.abort();
-    let (rounds, latency_samples) = result?;
+    // Read the count all through the run, for the chart; stops when `_watch` is dropped.
+    let _watch = Watch::start(Arc::clone(&counter), sampler.clone(), POLL_EVERY * 2);
+    let (rounds, latency_samples) =
+        rounds(spec, &counter, &sampler, run_start, on_done, &mut on_round).await?;
 
     let mut all = Stats::new();
     let (mut settle_ms, mut settled) = (0, true);
@@ -254,15 +292,16 @@ pub async fn run(
     }
     let first = &rounds[0].0;
     let last = &rounds[rounds.len() - 1].0;
+    let settled = Settled {
+        count: last.tasks_after_settled,
+        took: Duration::from_millis(settle_ms),
+        stable: settled,
+    };
     let total = figures(
         &all,
         first.tasks_before,
         last.tasks_after,
-        (
-            last.tasks_after_settled,
-            Duration::from_millis(settle_ms),
-            settled,
-        ),
+        settled,
         spec.leak_threshold,
     );
     Ok(RunReport {
@@ -306,29 +345,29 @@ fn figures(
     stats: &Stats,
     before: usize,
     after: usize,
-    (settled_count, settle_time, settled): (usize, Duration, bool),
+    settled: Settled,
     threshold: f64,
 ) -> Figures {
-    let leaked = settled_count as i64 - before as i64;
+    let leaked = settled.count as i64 - before as i64;
     let per_request = if stats.sent > 0 {
         leaked as f64 / stats.sent as f64
     } else {
         0.0
     };
     let verdict = if leaked > 0 && per_request > threshold {
-        "leak"
+        Verdict::Leak
     } else {
-        "no leak"
+        Verdict::NoLeak
     };
     Figures {
         requests: stats.sent,
         answered: stats.answered(),
         tasks_before: before,
         tasks_after: after,
-        tasks_after_settled: settled_count,
+        tasks_after_settled: settled.count,
         leaked,
         leaked_per_request: per_request,
-        verdict: verdict.into(),
+        verdict,
         requests_per_sec: stats.requests_per_sec(),
         latency_ms: Latency {
             p50: stats.latency_ms(50.0),
@@ -342,8 +381,8 @@ fn figures(
             .map(|(c, n)| (c.to_string(), *n))
             .collect(),
         errors: stats.errors.clone(),
-        settle_ms: u64::try_from(settle_time.as_millis()).unwrap_or(u64::MAX),
-        settled,
+        settle_ms: u64::try_from(settled.took.as_millis()).unwrap_or(u64::MAX),
+        settled: settled.stable,
     }
 }
 
@@ -412,7 +451,7 @@ pub fn describe(f: &Figures) -> String {
 
 /// `LEAK, 1.00 per request` or `no leak`.
 pub fn verdict_line(f: &Figures) -> String {
-    if f.verdict == "leak" {
+    if f.verdict == Verdict::Leak {
         format!("LEAK, {:.2} per request", f.leaked_per_request)
     } else {
         "no leak".into()

@@ -3,7 +3,8 @@
 
 use std::process::Output;
 
-use load_client::demo::{Running, Server};
+use load_client::demo::Running;
+use scenarios::{Load, SCENARIOS, Server, Tag};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_load-client");
@@ -39,18 +40,22 @@ fn json_run(url: &str, extra: &[&str]) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(&out)))
 }
 
-/// Every leaky route: "leak, 1.0 per request"; every fixed route: "no leak".
+/// Every leaky route of the scenario table: "leak, 1.0 per request"; every fixed route: "no
+/// leak". (Routes whose tasks end by themselves, L8's, leak only at shutdown.)
 #[test]
 fn verdict_is_one_task_per_request_on_leaky_and_none_on_fixed() {
     let (leaky, fixed) = &servers();
-    for (route, extra) in [
-        ("/sum", &[][..]),
-        ("/select", &[]),
-        ("/range", &[]),
-        ("/heartbeat", &[]),
-        ("/upstream", &[]),
-        ("/abandon?ms=300", &["--abandon-after", "50ms"]),
-    ] {
+    for scenario in SCENARIOS
+        .iter()
+        .filter(|s| matches!(s.load, Load::Requests { .. }))
+    {
+        let route = scenario.path_and_query();
+        let give_up = scenario.give_up().map(|d| format!("{}ms", d.as_millis()));
+        let extra: Vec<&str> = match &give_up {
+            Some(after) => vec!["--abandon-after", after],
+            None => Vec::new(),
+        };
+        let (route, extra) = (route.as_str(), extra.as_slice());
         let report = json_run(leaky.url(route).as_str(), extra);
         assert_eq!(report["verdict"], "leak", "leaky {route}: {report:#}");
         assert_eq!(report["leaked"], 20, "leaky {route}: {report:#}");
@@ -70,7 +75,7 @@ fn verdict_is_one_task_per_request_on_leaky_and_none_on_fixed() {
 #[test]
 fn json_has_every_field_and_adds_up() {
     let (leaky, _) = &servers();
-    let report = json_run(leaky.url("/sum").as_str(), &["--rounds", "2"]);
+    let report = json_run(leaky.url(Tag::L1.route()).as_str(), &["--rounds", "2"]);
     let fields = [
         "requests",
         "answered",
@@ -118,7 +123,7 @@ fn json_has_every_field_and_adds_up() {
         rounds[1]["tasks_after_settled"]
     );
     assert_eq!(report["leaked"], 40);
-    assert_eq!(report["url"], leaky.url("/sum").as_str());
+    assert_eq!(report["url"], leaky.url(Tag::L1.route()).as_str());
     assert_eq!(report["count_url"], leaky.url("/_count").as_str());
 }
 
@@ -134,7 +139,7 @@ fn human_output_tells_the_blogs_story() {
         "20",
         "--rounds",
         "2",
-        leaky.url("/sum").as_str(),
+        leaky.url(Tag::L1.route()).as_str(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
@@ -157,7 +162,7 @@ fn human_output_tells_the_blogs_story() {
     let before: Vec<usize> = numbers_before(&text, " tasks before the load test");
     assert_eq!(before[1], settled[0], "{text}");
 
-    let out = load_client(&["-n", "20", "-c", "20", fixed.url("/sum").as_str()]);
+    let out = load_client(&["-n", "20", "-c", "20", fixed.url(Tag::L1.route()).as_str()]);
     let text = stdout(&out);
     assert!(text.contains("= 0.00 per request -> no leak"), "{text}");
 }
@@ -179,10 +184,13 @@ fn fail_on_leak_sets_the_exit_code() {
         args.push(url);
         load_client(&args).status.code()
     };
-    assert_eq!(run(leaky.url("/sum").as_str(), &[]), Some(1));
-    assert_eq!(run(fixed.url("/sum").as_str(), &[]), Some(0));
+    assert_eq!(run(leaky.url(Tag::L1.route()).as_str(), &[]), Some(1));
+    assert_eq!(run(fixed.url(Tag::L1.route()).as_str(), &[]), Some(0));
     assert_eq!(
-        run(leaky.url("/sum").as_str(), &["--leak-threshold", "1.5"]),
+        run(
+            leaky.url(Tag::L1.route()).as_str(),
+            &["--leak-threshold", "1.5"]
+        ),
         Some(0)
     );
 }
@@ -191,7 +199,7 @@ fn fail_on_leak_sets_the_exit_code() {
 #[test]
 fn unreachable_target_exits_3() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/sum", closed.local_addr().unwrap());
+    let url = format!("http://{}{}", closed.local_addr().unwrap(), Tag::L1.route());
     drop(closed);
     let out = load_client(&[&url]);
     assert_eq!(out.status.code(), Some(3));
@@ -222,7 +230,7 @@ fn garbage_count_exits_3() {
         );
     runtime.spawn(async move { axum::serve(listener, app).await });
 
-    let out = load_client(&[&format!("http://{addr}/sum")]);
+    let out = load_client(&[&format!("http://{addr}{}", Tag::L1.route())]);
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
     assert!(
@@ -248,14 +256,14 @@ fn garbage_count_exits_3() {
 fn bad_usage_exits_2() {
     for args in [
         &[][..],
-        &["ftp://127.0.0.1/sum"],
+        &["ftp://127.0.0.1/x"],
         &["not a url"],
-        &["-c", "0", "http://127.0.0.1:1/sum"],
-        &["-n", "zero", "http://127.0.0.1:1/sum"],
-        &["--rate", "-5", "http://127.0.0.1:1/sum"],
-        &["--settle", "5 parsecs", "http://127.0.0.1:1/sum"],
-        &["--abandon-after", "0s", "http://127.0.0.1:1/sum"],
-        &["--count-url", "nope", "http://127.0.0.1:1/sum"],
+        &["-c", "0", "http://127.0.0.1:1/x"],
+        &["-n", "zero", "http://127.0.0.1:1/x"],
+        &["--rate", "-5", "http://127.0.0.1:1/x"],
+        &["--settle", "5 parsecs", "http://127.0.0.1:1/x"],
+        &["--abandon-after", "0s", "http://127.0.0.1:1/x"],
+        &["--count-url", "nope", "http://127.0.0.1:1/x"],
     ] {
         let out = load_client(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
@@ -279,7 +287,7 @@ fn stack_shows_the_top_spawn_sites() {
         "-c",
         "10",
         "--stack",
-        leaky.url("/range").as_str(),
+        leaky.url(Tag::L3.route()).as_str(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
@@ -330,7 +338,7 @@ fn plot_writes_an_svg_chart() {
         "20",
         "--plot",
         path.to_str().unwrap(),
-        leaky.url("/heartbeat").as_str(),
+        leaky.url(Tag::L4.route()).as_str(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let svg = std::fs::read_to_string(&path).unwrap();
@@ -349,7 +357,7 @@ fn open_loop_runs_are_bounded_by_time() {
         "200",
         "--duration",
         "500ms",
-        fixed.url("/sum").as_str(),
+        fixed.url(Tag::L1.route()).as_str(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -359,7 +367,7 @@ fn open_loop_runs_are_bounded_by_time() {
     assert_eq!(report["verdict"], "no leak");
 }
 
-/// `load-client demo` runs end to end: both servers, every route, a table, a chart.
+/// `load-client demo` runs end to end: both servers, every scenario, a table, a chart.
 #[test]
 fn demo_runs_end_to_end() {
     let dir = std::env::temp_dir().join(format!("load-client-demo-{}", std::process::id()));
@@ -367,35 +375,36 @@ fn demo_runs_end_to_end() {
     let out = load_client(&["demo", "--plot", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    for route in [
-        "/sum",
-        "/select",
-        "/range",
-        "/heartbeat",
-        "/upstream",
-        "/abandon?ms=300",
-    ] {
+    for scenario in &SCENARIOS {
+        let tag = format!("{} ", scenario.tag);
         let rows: Vec<&str> = text
             .lines()
-            .filter(|l| l.starts_with(&format!("{route} ")) && l.contains("-server "))
-            .collect();
-        let table: Vec<&&str> = rows
-            .iter()
-            .filter(|l| l.contains(" per request") || l.ends_with("no leak"))
+            .filter(|l| l.starts_with(&tag) && l.contains("-server "))
             .collect();
         assert!(
-            table
-                .iter()
-                .any(|l| l.contains("leaky-server") && l.contains("LEAK, 1.00 per request")),
-            "{route}: {text}"
+            rows.iter()
+                .any(|l| l.contains("leaky-server") && l.contains("LEAK, ")),
+            "{}: {text}",
+            scenario.tag
         );
         assert!(
-            table
-                .iter()
+            rows.iter()
                 .any(|l| l.contains("fixed-server") && l.ends_with("no leak")),
-            "{route}: {text}"
+            "{}: {text}",
+            scenario.tag
+        );
+        assert!(
+            !rows
+                .iter()
+                .any(|l| l.contains("fixed-server") && l.contains("LEAK")),
+            "{}: {text}",
+            scenario.tag
         );
     }
+    assert!(
+        text.contains("leaky-server leaked in 8 of 8 scenarios, fixed-server in 0 of 8."),
+        "{text}"
+    );
     assert!(text.contains(&format!(
         "chart of the task count over time: {}",
         path.display()

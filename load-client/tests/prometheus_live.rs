@@ -10,8 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use load_client::demo::{Running, Server};
+use load_client::demo::Running;
 use load_client::load::{self, LoadSpec};
+use scenarios::{Server, Tag};
 use serde_json::Value;
 
 struct Prometheus(Child, std::path::PathBuf);
@@ -115,7 +116,13 @@ fn prometheus_alerts_on_the_leaky_server_only() {
         // Bounded: at most 90 s of load, 20 requests a second to each server.
         while started.elapsed() < Duration::from_secs(90) && leaky_alerted.is_none() {
             for server in [&leaky, &fixed] {
-                load::round(&server.url("/sum"), &spec, Instant::now(), Arc::new(|| {})).await;
+                load::round(
+                    &server.url(Tag::L1.route()),
+                    &spec,
+                    Instant::now(),
+                    Arc::new(|| {}),
+                )
+                .await;
             }
             tokio::time::sleep(Duration::from_millis(800)).await;
             let Ok(response) = client.get(&api).send().await else {

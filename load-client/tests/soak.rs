@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use load_client::count::Counter;
-use load_client::demo::{Running, Server};
+use load_client::demo::Running;
 use load_client::load::{self, LoadSpec};
+use scenarios::{SCENARIOS, Server, Tag};
 
 fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -42,22 +43,20 @@ fn fixed_server_survives_a_mixed_soak_without_leaking() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let counter = Counter::new(server.url("/_count"));
-        // Each "second" of load: every route, give-ups, upstream timeouts, bad input.
-        let mix: Vec<(String, LoadSpec)> = vec![
-            ("/sum".into(), spec(40, None)),
-            ("/select".into(), spec(20, None)),
-            ("/range?nums=1,2,3,4,5".into(), spec(20, None)),
-            ("/heartbeat".into(), spec(20, None)),
-            ("/upstream".into(), spec(10, None)),
-            (
-                "/abandon?ms=200".into(),
-                spec(10, Some(Duration::from_millis(50))),
-            ),
-            ("/abandon?ms=5".into(), spec(10, None)),
-            ("/sum?nums=1,,x".into(), spec(10, None)),
-            ("/sum?nums=9223372036854775807,1,1".into(), spec(10, None)),
+        // Each "second" of load: every route of the scenario table as its demo loads it
+        // (clients giving up where it says), short work, bad input, an unknown route.
+        let mut mix: Vec<(String, LoadSpec)> = SCENARIOS
+            .iter()
+            .filter(|s| s.route.is_some())
+            .map(|s| (s.path_and_query(), spec(20, s.give_up())))
+            .collect();
+        let (sum, work) = (Tag::L1.route(), Tag::L6.route());
+        mix.extend([
+            (format!("{work}?ms=5"), spec(10, None)),
+            (format!("{sum}?nums=1,,x"), spec(10, None)),
+            (format!("{sum}?nums=9223372036854775807,1,1"), spec(10, None)),
             ("/nowhere".into(), spec(5, None)),
-        ];
+        ]);
         // Warm up once, then take the baselines.
         for (path, spec) in &mix {
             load::round(&server.url(path), spec, Instant::now(), Arc::new(|| {})).await;

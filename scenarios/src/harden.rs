@@ -1,6 +1,7 @@
-//! Limits that keep one bad client, or one bad handler, from taking the server down.
+//! Limits that keep one bad client, or one bad handler, from taking a server down.
 //!
-//! fixed-server is the one people copy, so every request is bounded:
+//! Both servers run every request under them. They are not leak fixes, so they are the
+//! same on both sides, and comparing the two servers measures the fixes alone:
 //!
 //! | limit | answer |
 //! |---|---|
@@ -11,11 +12,16 @@
 //! | a handler that panics | `500 Internal Server Error`; the server goes on |
 //!
 //! (None of the routes reads a body; the limit is there for the day one does.)
+//!
+//! The outermost layer also counts the requests in flight ([`InFlight`]), for the line
+//! each server prints when it shuts down.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -32,7 +38,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// The limits applied to every request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Longest a request may run (the longest route, `/abandon?ms=60000`, fits).
+    /// Longest a request may run (the longest work a request may ask for, 60 s, fits).
     pub request_timeout: Duration,
     /// Requests handled at once.
     pub max_concurrent: usize,
@@ -47,8 +53,34 @@ impl Default for Limits {
     }
 }
 
-/// Wraps `router` in every limit above.
-pub fn harden(router: Router, limits: Limits) -> Router {
+/// Requests being handled right now, shared by the counting layer and whoever reports.
+#[derive(Debug, Clone, Default)]
+pub struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// Requests in flight now.
+    pub fn now(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts a request as in flight for as long as it lives (answered, failed or dropped).
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn count_in_flight(State(in_flight): State<InFlight>, req: Request, next: Next) -> Response {
+    in_flight.0.fetch_add(1, Ordering::Relaxed);
+    let _counted = Counted(Arc::clone(&in_flight.0));
+    next.run(req).await
+}
+
+/// Wraps `router` in every limit above, counting requests in `in_flight`.
+pub fn harden(router: Router, limits: Limits, in_flight: &InFlight) -> Router {
     router
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limit_uri))
@@ -64,6 +96,10 @@ pub fn harden(router: Router, limits: Limits) -> Router {
             )
                 .into_response()
         }))
+        .layer(middleware::from_fn_with_state(
+            in_flight.clone(),
+            count_in_flight,
+        ))
 }
 
 async fn limit_uri(req: Request, next: Next) -> Response {

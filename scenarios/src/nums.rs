@@ -124,6 +124,42 @@ pub fn form_pairs(query: &str) -> Result<Vec<(String, String)>, BadRequest> {
         .map_err(|e| BadRequest(format!("the query string is not valid: {e}")))
 }
 
+/// Work per request when `ms` is not given.
+pub const DEFAULT_MS: u64 = 1000;
+/// The longest work a request may ask for.
+pub const MAX_MS: u64 = 60_000;
+
+/// `?ms=N`: milliseconds of work, `0..=MAX_MS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkMs(pub u64);
+
+impl<S: Send + Sync> FromRequestParts<S> for WorkMs {
+    type Rejection = BadRequest;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let mut ms = None;
+        for (key, value) in form_pairs(parts.uri.query().unwrap_or(""))? {
+            match (key.as_str(), ms) {
+                ("ms", None) => match value.parse::<u64>() {
+                    Ok(n) if n <= MAX_MS => ms = Some(n),
+                    _ => {
+                        return Err(BadRequest(format!(
+                            "ms must be a whole number of milliseconds from 0 to {MAX_MS}"
+                        )));
+                    }
+                },
+                ("ms", Some(_)) => return Err(BadRequest("ms is given twice".into())),
+                _ => {
+                    return Err(BadRequest(
+                        "unknown query parameter: this route takes ms=N".into(),
+                    ));
+                }
+            }
+        }
+        Ok(WorkMs(ms.unwrap_or(DEFAULT_MS)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

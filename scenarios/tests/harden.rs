@@ -1,5 +1,6 @@
-//! fixed-server's request limits: a panicking handler is a 500 and the server goes on; a
-//! slow request is a 408; a huge URI a 414; a huge body a 413.
+//! The request limits both servers run under: a panicking handler is a 500 and the
+//! server goes on; a slow request is a 408; a huge URI a 414; a huge body a 413; the
+//! requests in flight are counted.
 
 use std::time::Duration;
 
@@ -7,8 +8,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
-use fixed_server::harden::{Limits, MAX_BODY_BYTES, MAX_URI_BYTES, harden};
 use leak_probe::LeakCheck;
+use scenarios::harden::{InFlight, Limits, MAX_BODY_BYTES, MAX_URI_BYTES, harden};
 use tower::ServiceExt;
 
 async fn call(app: &Router, request: Request<Body>) -> (StatusCode, String) {
@@ -37,6 +38,7 @@ fn a_panicking_handler_is_a_500_not_a_crash() {
                 .route("/boom", get(boom))
                 .route("/fine", get(|| async { "fine" })),
             Limits::default(),
+            &InFlight::default(),
         );
         assert_eq!(
             call(&app, get_req("/boom")).await,
@@ -68,6 +70,7 @@ fn a_slow_request_is_a_408_and_leaves_nothing() {
                 request_timeout: Duration::from_millis(50),
                 ..Limits::default()
             },
+            &InFlight::default(),
         );
         assert_eq!(
             call(&app, get_req("/slow")).await.0,
@@ -76,26 +79,52 @@ fn a_slow_request_is_a_408_and_leaves_nothing() {
     });
 }
 
-/// fixed-server's own app: a too-long URI is a 414, a too-large body a 413; within the
-/// limits, requests are served.
+/// A too-long URI is a 414, a too-large body a 413; within the limits, requests are
+/// served, and each is counted in flight while it runs.
 #[test]
 fn oversized_requests_are_refused_with_a_reason() {
     LeakCheck::new().run(|| async {
-        let app = fixed_server::app(fixed_server::AppState::new());
-        let long = format!("/sum?nums={}", "1,".repeat(MAX_URI_BYTES / 2));
+        let in_flight = InFlight::default();
+        let (entered, mut inside) = tokio::sync::mpsc::channel::<()>(1);
+        let (release, released) = tokio::sync::watch::channel(false);
+        let app = harden(
+            Router::new()
+                .route("/echo", get(|| async { "echo" }))
+                .route(
+                    "/held",
+                    get(move || async move {
+                        let _ = entered.send(()).await;
+                        let _ = released.clone().wait_for(|go| *go).await;
+                        "released"
+                    }),
+                ),
+            Limits::default(),
+            &in_flight,
+        );
+        let long = format!("/echo?q={}", "1,".repeat(MAX_URI_BYTES / 2));
         let (status, message) = call(&app, get_req(&long)).await;
         assert_eq!(status, StatusCode::URI_TOO_LONG, "{message}");
         assert!(message.contains("at most 8192 are accepted"), "{message}");
 
-        let big = Request::get("/sum")
+        let big = Request::get("/echo")
             .header("content-length", (MAX_BODY_BYTES + 1).to_string())
             .body(Body::from(vec![b'x'; MAX_BODY_BYTES + 1]))
             .unwrap();
         assert_eq!(call(&app, big).await.0, StatusCode::PAYLOAD_TOO_LARGE);
-
         assert_eq!(
-            call(&app, get_req("/sum")).await,
-            (StatusCode::OK, "12".into())
+            call(&app, get_req("/echo")).await,
+            (StatusCode::OK, "echo".into())
         );
+
+        assert_eq!(in_flight.now(), 0);
+        let held = tokio::spawn({
+            let app = app.clone();
+            async move { call(&app, get_req("/held")).await }
+        });
+        inside.recv().await.unwrap();
+        assert_eq!(in_flight.now(), 1, "the held request is in flight");
+        release.send(true).unwrap();
+        assert_eq!(held.await.unwrap().1, "released");
+        assert_eq!(in_flight.now(), 0);
     });
 }

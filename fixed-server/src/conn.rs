@@ -1,0 +1,264 @@
+//! FIX(L7): connections with deadlines, accepted by our own loop.
+//!
+//! `axum::serve` spawns one task per connection and gives it no deadline: a client that
+//! opens a connection and sends half a request head, or finishes one request and then
+//! sits there, holds that task and its file descriptor for as long as it likes
+//! (leaky-server's LEAK(L7); a few hundred such clients are a slowloris attack). This
+//! module accepts connections itself and serves each with hyper's HTTP/1 server, watched
+//! by two deadlines, the ones Go's `http.Server` calls `ReadHeaderTimeout` and
+//! `IdleTimeout`:
+//!
+//! | the connection is | it is closed after |
+//! |---|---|
+//! | reading a request head (from its first byte, or from accept) | [`Deadlines::header`] (`--header-timeout`) |
+//! | idle between requests | [`Deadlines::idle`] (`--idle-timeout`) |
+//! | in a request | never by this module: the request timeout of `scenarios::harden` bounds it |
+//!
+//! Who owns what: each connection's task is spawned on the server's connection
+//! [`TaskTracker`], so shutdown can wait for them; the task owns the socket and a small
+//! [`Clock`] that the socket wrapper ([`Watched`]) and the service share, to say which of
+//! the three phases the connection is in and since when. A watchdog in the same task
+//! wakes at the next deadline and, if the connection is still in that phase, drops the
+//! connection: the socket closes and the task ends.
+
+use std::io;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt as _;
+
+/// How long a connection may take for a request head, and sit idle between requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// From accept, or from the first byte of a later request, to a complete head.
+    pub header: Duration,
+    /// From the end of a response to the first byte of the next request.
+    pub idle: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            header: Duration::from_secs(10),
+            idle: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Accepts connections until `stop` is cancelled, serving each on a task of
+/// `connections`. When `stop` is cancelled, every connection is told to finish its
+/// request in flight (if any) and close.
+pub async fn accept(
+    listener: TcpListener,
+    app: Router,
+    deadlines: Deadlines,
+    connections: TaskTracker,
+    stop: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stop.cancelled() => return,
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            // The client gave up between connecting and our accept: nothing to do.
+            Err(e) if is_connection_error(&e) => continue,
+            // Out of file descriptors (EMFILE), or worse: wait for some to close rather
+            // than spin, like axum's and hyper's own loops.
+            Err(e) => {
+                eprintln!("fixed-server: accept failed: {e}; retrying in 100 ms");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        connections.spawn(serve(stream, app.clone(), deadlines, stop.clone()));
+    }
+}
+
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+// ANCHOR: serve_connection
+/// Serves one connection until the client closes it, a deadline passes, or shutdown
+/// (`stop`) has let its request in flight finish.
+async fn serve(stream: TcpStream, app: Router, deadlines: Deadlines, stop: CancellationToken) {
+    let clock = Arc::new(Clock::new());
+    let io = TokioIo::new(Watched {
+        inner: stream,
+        clock: Arc::clone(&clock),
+    });
+    let service = {
+        let clock = Arc::clone(&clock);
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            // hyper calls this once the request head is complete.
+            clock.set(Phase::InRequest);
+            let response = app.clone().oneshot(request.map(axum::body::Body::new));
+            let clock = Arc::clone(&clock);
+            async move {
+                let response = response.await;
+                clock.set(Phase::Idle);
+                response
+            }
+        })
+    };
+    let connection = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+    let mut connection = pin!(connection);
+    let mut stopping = false;
+    loop {
+        let wake_at = clock.next_check(deadlines);
+        tokio::select! {
+            // The client closed it, or an error: either way the connection is over.
+            _ = connection.as_mut() => return,
+            () = tokio::time::sleep_until(wake_at) => {
+                if clock.expired(deadlines) {
+                    // Dropping the connection closes the socket; this task then ends.
+                    return;
+                }
+            }
+            () = stop.cancelled(), if !stopping => {
+                // Finish the request in flight (if any), then close.
+                connection.as_mut().graceful_shutdown();
+                stopping = true;
+            }
+        }
+    }
+}
+// ANCHOR_END: serve_connection
+
+/// Which phase a connection is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Phase {
+    /// Waiting for (the rest of) a request head.
+    ReadingHead = 0,
+    /// A request is being handled.
+    InRequest = 1,
+    /// Between requests, nothing received yet.
+    Idle = 2,
+}
+
+/// A connection's phase and since when, shared by its socket wrapper, its service and
+/// its watchdog (all in the connection's own task; atomics because hyper's service must
+/// be `Send`).
+#[derive(Debug)]
+struct Clock {
+    origin: Instant,
+    phase: AtomicU8,
+    /// Milliseconds since `origin` when `phase` began.
+    since_ms: AtomicU64,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        Clock {
+            origin: Instant::now(),
+            phase: AtomicU8::new(Phase::ReadingHead as u8),
+            since_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn set(&self, phase: Phase) {
+        let now = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.since_ms.store(now, Ordering::Relaxed);
+        self.phase.store(phase as u8, Ordering::Relaxed);
+    }
+
+    fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Relaxed) {
+            0 => Phase::ReadingHead,
+            1 => Phase::InRequest,
+            _ => Phase::Idle,
+        }
+    }
+
+    /// When the current phase's deadline passes (`None` while in a request).
+    fn deadline(&self, deadlines: Deadlines) -> Option<Instant> {
+        let since = self.origin + Duration::from_millis(self.since_ms.load(Ordering::Relaxed));
+        match self.phase() {
+            Phase::ReadingHead => Some(since + deadlines.header),
+            Phase::Idle => Some(since + deadlines.idle),
+            Phase::InRequest => None,
+        }
+    }
+
+    /// When the watchdog should look again: at the deadline, or, in a request (which
+    /// has none), after the shorter of the two, to pick up the idle phase that follows.
+    fn next_check(&self, deadlines: Deadlines) -> Instant {
+        self.deadline(deadlines)
+            .unwrap_or_else(|| Instant::now() + deadlines.header.min(deadlines.idle))
+    }
+
+    fn expired(&self, deadlines: Deadlines) -> bool {
+        self.deadline(deadlines)
+            .is_some_and(|deadline| Instant::now() >= deadline)
+    }
+}
+
+/// The socket, telling the clock when an idle connection starts a new request head.
+struct Watched {
+    inner: TcpStream,
+    clock: Arc<Clock>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before && self.clock.phase() == Phase::Idle {
+            self.clock.set(Phase::ReadingHead);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

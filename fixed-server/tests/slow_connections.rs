@@ -1,0 +1,185 @@
+//! Connections that never finish a request (L7): 200 clients, half of them sending half a
+//! request head, half finishing one request and then sitting idle on the keep-alive
+//! connection. leaky-server keeps one task (and one socket) per connection for as long
+//! as the clients like; fixed-server, with `--header-timeout 1s --idle-timeout 1s`, closes
+//! every one of them and is back to its baseline within 4 s, serving meanwhile.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use scenarios::{Server, Tag};
+use tokio::runtime::Runtime;
+
+/// Slow clients per test.
+const CLIENTS: usize = 200;
+
+/// `server` on `127.0.0.1:0`, on a runtime of its own (so its count is its own).
+fn start(server: Server) -> (SocketAddr, Runtime) {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(2);
+    let runtime = leak_probe::runtime::build(builder).unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let never = std::future::pending::<()>();
+    match server {
+        Server::Leaky => drop(runtime.spawn(leaky_server::serve(listener, never))),
+        Server::Fixed => {
+            let config = fixed_server::Config {
+                deadlines: fixed_server::conn::Deadlines {
+                    header: Duration::from_secs(1),
+                    idle: Duration::from_secs(1),
+                },
+                ..Default::default()
+            };
+            drop(runtime.spawn(fixed_server::serve_with(listener, never, config)));
+        }
+    }
+    (addr, runtime)
+}
+
+fn live(runtime: &Runtime) -> usize {
+    runtime.handle().metrics().num_alive_tasks()
+}
+
+/// Waits until the count has not moved for 200 ms; returns it.
+fn settled(runtime: &Runtime) -> usize {
+    let (mut last, mut since) = (live(runtime), Instant::now());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while since.elapsed() < Duration::from_millis(200) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        let now = live(runtime);
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+    }
+    last
+}
+
+/// One request on a fresh connection, closed after the answer: `(status, body)`.
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
+    (status, body.unwrap_or_default())
+}
+
+/// Opens the slow clients: half send half a request head; half send a whole request on
+/// a keep-alive connection, read its answer, and then send nothing.
+fn open_slow_clients(addr: SocketAddr) -> Vec<TcpStream> {
+    (0..CLIENTS)
+        .map(|i| {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            if i % 2 == 0 {
+                stream
+                    .write_all(b"GET /_count HTTP/1.1\r\nHost: t\r\n")
+                    .unwrap();
+            } else {
+                stream
+                    .write_all(b"GET /_count HTTP/1.1\r\nHost: t\r\n\r\n")
+                    .unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                let mut answer = [0u8; 512];
+                let n = stream.read(&mut answer).unwrap();
+                assert!(
+                    answer[..n].starts_with(b"HTTP/1.1 200"),
+                    "a keep-alive answer"
+                );
+            }
+            stream
+        })
+        .collect()
+}
+
+/// Whether the server closed `stream` (a read sees the end), within `wait`.
+fn closed_by_server(stream: &mut TcpStream, wait: Duration) -> bool {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => panic!("nothing more was asked for"),
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+/// leaky-server: one task per slow client, for as long as the clients stay; they end
+/// only when the clients go.
+#[test]
+fn leaky_server_keeps_a_task_per_slow_connection() {
+    let (addr, runtime) = start(Server::Leaky);
+    assert_eq!(get(addr, "/_count").0, 200);
+    let baseline = settled(&runtime);
+    let mut clients = open_slow_clients(addr);
+    assert_eq!(
+        settled(&runtime),
+        baseline + CLIENTS,
+        "one task per connection"
+    );
+    // Still there 3 s later: nothing ever times them out.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        live(&runtime),
+        baseline + CLIENTS,
+        "still one task per connection"
+    );
+    for client in &mut clients {
+        assert!(
+            !closed_by_server(client, Duration::from_millis(1)),
+            "still open"
+        );
+    }
+    // They were the connections' tasks: gone when the clients hang up.
+    drop(clients);
+    assert_eq!(settled(&runtime), baseline);
+    runtime.shutdown_timeout(Duration::from_secs(1));
+}
+
+/// fixed-server: every slow client is disconnected at its deadline, the count is back to
+/// its baseline within 4 s, and the server answers while they hang on.
+#[test]
+fn fixed_server_closes_slow_connections_at_their_deadlines() {
+    let (addr, runtime) = start(Server::Fixed);
+    assert_eq!(get(addr, "/_count").0, 200);
+    let baseline = settled(&runtime);
+    let opened = Instant::now();
+    let mut clients = open_slow_clients(addr);
+    assert!(
+        live(&runtime) >= baseline + CLIENTS / 2,
+        "the clients are connected"
+    );
+    // Served meanwhile.
+    assert_eq!(get(addr, Tag::L1.route()), (200, "12".into()));
+    while live(&runtime) > baseline && opened.elapsed() < Duration::from_secs(4) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let back = opened.elapsed();
+    assert_eq!(
+        live(&runtime),
+        baseline,
+        "back to baseline within 4 s ({back:?})"
+    );
+    for client in &mut clients {
+        assert!(
+            closed_by_server(client, Duration::from_secs(1)),
+            "the server closed the connection"
+        );
+    }
+    runtime.shutdown_timeout(Duration::from_secs(1));
+}

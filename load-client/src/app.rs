@@ -1,0 +1,305 @@
+//! What the binary does, as functions: a load run ([`load`]), the demo ([`demo`]) and the
+//! scenario list ([`scenarios`]). `main.rs` only parses the command line into these.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use reqwest::Url;
+
+use crate::count::Counter;
+use crate::run::{self, RunSpec, Sampler};
+use crate::{Error, demo, plot, stack};
+
+/// A load run, as the command line asked for it.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The endpoint under test, the count's URL, rounds, load, settle window, threshold.
+    pub spec: RunSpec,
+    /// After the run, show where the live tasks come from.
+    pub stack: bool,
+    /// One JSON object on stdout instead of text.
+    pub json: bool,
+    /// Write a chart here.
+    pub plot: Option<PathBuf>,
+    /// Exit 1 on a leak.
+    pub fail_on_leak: bool,
+}
+
+/// An `http://` URL with a host, or a usage error.
+pub fn http_url(what: &str, s: &str) -> Result<Url, Error> {
+    let url = Url::parse(s).map_err(|e| Error::Usage(format!("{what} {s:?} is not a URL: {e}")))?;
+    if url.scheme() != "http" || url.host().is_none() {
+        return Err(Error::Usage(format!(
+            "{what} {s:?} must be an http:// URL with a host (this client speaks plain HTTP)"
+        )));
+    }
+    Ok(url)
+}
+
+/// `url` with its path replaced (and no query).
+pub fn with_path(url: &Url, path: &str) -> Url {
+    let mut url = url.clone();
+    url.set_path(path);
+    url.set_query(None);
+    url
+}
+
+/// Runs the load test of `opts`, printing as it goes; the exit code.
+pub async fn load(opts: LoadOptions) -> Result<u8, Error> {
+    let spec = &opts.spec;
+    let (url, count_url, requests) = (&spec.url, &spec.count_url, spec.load.requests);
+    let progress = match requests {
+        Some(n) => ProgressBar::with_draw_target(
+            Some(n * u64::from(spec.rounds)),
+            ProgressDrawTarget::stderr(),
+        ),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+    };
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {pos}/{len} requests {per_sec} {elapsed}")
+            .expect("a valid template"),
+    );
+    if !opts.json {
+        println!(
+            "load-client: {} × {} round(s), concurrency {}{} -> {url}",
+            requests.map_or(
+                "requests for ".to_owned()
+                    + &humantime::format_duration(spec.load.duration.unwrap_or_default())
+                        .to_string(),
+                |n| format!("{n} requests")
+            ),
+            spec.rounds,
+            spec.load.concurrency,
+            spec.load
+                .rate
+                .map_or(String::new(), |r| format!(", {r} requests/s (open loop)"))
+        );
+    }
+    let counter = Arc::new(Counter::new(count_url.clone()));
+    let tick = progress.clone();
+    let json = opts.json;
+    let rounds = spec.rounds;
+    let report = run::run(
+        spec,
+        Arc::clone(&counter),
+        Sampler::new(std::time::Instant::now()),
+        Arc::new(move || tick.inc(1)),
+        |round, figures| {
+            if !json {
+                progress.suspend(|| {
+                    if rounds > 1 {
+                        println!("round {round}:");
+                    }
+                    print!("{}", run::describe(figures));
+                });
+            }
+        },
+    )
+    .await;
+    progress.finish_and_clear();
+    let report = report?;
+
+    if !json && spec.rounds > 1 {
+        println!("whole run ({} rounds):", spec.rounds);
+        print!("{}", run::describe(&report.total));
+    }
+
+    let mut stack_groups = None;
+    if opts.stack {
+        // leak-probe's report as JSON; a server without `/_tasks` (the blog's Go server)
+        // has its goroutine dump at `/_stack`.
+        let tasks_url = with_path(count_url, "/_tasks");
+        let from_json = match fetch_text(&tasks_url).await {
+            Ok(json) => stack::from_tasks_json(&json).map(|g| (tasks_url.clone(), g, json)),
+            Err(_) => None,
+        };
+        let (stack_url, groups, text) = match from_json {
+            Some(found) => found,
+            None => {
+                let stack_url = with_path(count_url, "/_stack");
+                let text = fetch_text(&stack_url).await?;
+                (stack_url, stack::summarize(&text), text)
+            }
+        };
+        if !json {
+            println!("\ntop of {stack_url}:");
+            if groups.is_empty() && !text.contains("\"groups\"") {
+                let head: Vec<&str> = text.lines().take(20).collect();
+                println!(
+                    "(not a format load-client groups; its first lines:)\n{}",
+                    head.join("\n")
+                );
+            } else {
+                print!("{}", stack::render(&groups, 5, 4));
+            }
+        }
+        stack_groups = Some(groups);
+    }
+
+    if let Some(path) = &opts.plot {
+        write_plot(path, &report)?;
+        if !json {
+            println!("chart: {}", path.display());
+        }
+    }
+
+    if json {
+        let mut value = serde_json::to_value(&report).expect("the report serializes");
+        if let Some(groups) = stack_groups {
+            value["stack"] = groups
+                .iter()
+                .map(|g| {
+                    serde_json::json!({
+                        "count": g.count, "origin": g.origin, "state": g.state, "frames": g.frames,
+                    })
+                })
+                .collect();
+        }
+        println!("{value}");
+    }
+
+    Ok(if opts.fail_on_leak && report.leaked() {
+        1
+    } else {
+        0
+    })
+}
+
+async fn fetch_text(url: &Url) -> Result<String, Error> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .expect("a plain HTTP client always builds");
+    let response = client.get(url.clone()).send().await.map_err(|e| {
+        Error::Unreachable(format!("cannot read {url}: {}", crate::count::describe(&e)))
+    })?;
+    if !response.status().is_success() {
+        return Err(Error::Unreachable(format!(
+            "{url} answered {}",
+            response.status()
+        )));
+    }
+    response
+        .text()
+        .await
+        .map_err(|e| Error::Unreachable(format!("cannot read {url}: {e}")))
+}
+
+fn write_plot(path: &std::path::Path, report: &run::RunReport) -> Result<(), Error> {
+    let mut panels = vec![plot::Panel {
+        title: "live tasks in the server (/_count)".into(),
+        y_label: "tasks".into(),
+        series: vec![plot::Series {
+            name: "live tasks".into(),
+            color: plot::COLORS[0],
+            points: report.count_samples.clone(),
+        }],
+        markers: Vec::new(),
+    }];
+    if !report.latency_samples.is_empty() {
+        panels.push(plot::Panel {
+            title: "latency, p99 per 250 ms".into(),
+            y_label: "ms".into(),
+            series: vec![plot::Series {
+                name: "p99 latency".into(),
+                color: plot::COLORS[1],
+                points: plot::windowed_p99(&report.latency_samples, 0.25),
+            }],
+            markers: Vec::new(),
+        });
+    }
+    let svg = plot::svg(
+        &format!("load-client: {}", report.url),
+        "seconds since the run started",
+        &panels,
+    );
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Io(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(path, svg)
+        .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Runs the demo with `spec`, printing as it goes; the exit code (1 if a row did not come
+/// out as the scenario table says: every leaky row leaks, no fixed row does).
+pub async fn demo(spec: demo::DemoSpec) -> Result<u8, Error> {
+    println!(
+        "load-client demo: every leak of the scenario table on both servers ({} rounds × {} concurrent requests per route)\n",
+        spec.rounds, spec.requests
+    );
+    let started = std::time::Instant::now();
+    let rows = demo::run(&spec, |line| println!("{line}")).await?;
+    println!("\n{}", demo::table(&rows));
+    let leaky: Vec<_> = rows
+        .iter()
+        .filter(|r| r.server == scenarios::Server::Leaky)
+        .collect();
+    let fixed: Vec<_> = rows
+        .iter()
+        .filter(|r| r.server == scenarios::Server::Fixed)
+        .collect();
+    let leaky_leaks = leaky.iter().filter(|r| r.leaked()).count();
+    let fixed_leaks = fixed.iter().filter(|r| r.leaked()).count();
+    println!(
+        "leaky-server leaked in {leaky_leaks} of {} scenarios, fixed-server in {fixed_leaks} of {}. Done in {:.1} s.",
+        leaky.len(),
+        fixed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "How to read it: \"before\" is each server's idle count (its own tasks plus the one connection load-client reads /_count on). \
+leaky-server is the same process for every route, so its count climbs from row to row: each route's leaks stay. \
+The shutdown rows (L8) use fresh servers: saves accepted, then the stop signal at once."
+    );
+    println!("chart of the task count over time: {}", spec.plot.display());
+    Ok(if leaky_leaks == leaky.len() && fixed_leaks == 0 {
+        0
+    } else {
+        1
+    })
+}
+
+/// The scenario table, for people (`markdown`) and scripts (`tsv`).
+pub fn scenarios(format: &str) -> Result<String, Error> {
+    let mut out = String::new();
+    match format {
+        "markdown" => {
+            out.push_str("| tag | route | leak (leaky-server) | fix (fixed-server) | leaks per |\n|---|---|---|---|---|\n");
+            for s in &scenarios::SCENARIOS {
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    s.tag,
+                    s.route
+                        .map_or("(connections)".to_owned(), |r| format!("`GET {r}`")),
+                    s.title,
+                    s.fix,
+                    s.unit()
+                ));
+            }
+        }
+        "tsv" => {
+            out.push_str("tag\troute\tdemo_path\tgive_up_ms\ttitle\n");
+            for s in &scenarios::SCENARIOS {
+                out.push_str(&format!(
+                    "{}\t{}\t{}\t{}\t{}\n",
+                    s.tag,
+                    s.route.unwrap_or("-"),
+                    s.path_and_query(),
+                    s.give_up()
+                        .map_or("-".to_owned(), |d| d.as_millis().to_string()),
+                    s.title
+                ));
+            }
+        }
+        other => {
+            return Err(Error::Usage(format!(
+                "--format {other:?}: use markdown or tsv"
+            )));
+        }
+    }
+    Ok(out)
+}
