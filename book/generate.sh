@@ -33,23 +33,42 @@ start() {
   echo "generate.sh: $* did not start" >&2; cat "$log" >&2; exit 1
 }
 
+echo "== the scenario table"
+"$bin/load-client" scenarios > "$out/scenarios.md"
+
 echo "== the demo"
 "$bin/load-client" demo --plot "$out/demo.svg" 2>/dev/null > "$out/demo.txt"
+# The shutdown rows (L8) of the demo's table, for the leaks chapter.
+grep '^L8 ' "$out/demo.txt" | tail -n 2 > "$out/demo-shutdown.txt"
 
 echo "== the blog's load test on leaky-server /sum, and /_stack, /metrics"
 # --tokio-dump: allow /_stack?trace=tokio (the server is quiet when it is asked for).
 start "$bin/leaky-server" --addr 127.0.0.1:0 --tokio-dump
-"$bin/load-client" --rounds 2 "http://$addr/sum" > "$out/load-sum-leaky.txt"
-for route in select range heartbeat upstream; do
-  "$bin/load-client" -n 10 -c 10 "http://$addr/$route" > /dev/null
-done
-"$bin/load-client" -n 10 -c 10 --abandon-after 50ms "http://$addr/abandon?ms=200" > /dev/null
+# The blog's route (L1), then ten requests to every other route of the scenario table, as
+# the demo loads it (giving up where it says).
+sum_route=$("$bin/load-client" scenarios --format tsv | awk -F'\t' '$1 == "L1" { print $3 }')
+"$bin/load-client" --rounds 2 "http://$addr$sum_route" > "$out/load-sum-leaky.txt"
+"$bin/load-client" scenarios --format tsv | tail -n +2 |
+  while IFS=$'\t' read -r tag load _route path give_up _title; do
+    [ "$tag" = L1 ] || [ "$load" != requests ] && continue
+    abandon=()
+    [ "$give_up" != - ] && abandon=(--abandon-after "${give_up}ms")
+    "$bin/load-client" -n 10 -c 10 "${abandon[@]}" "http://$addr$path" > /dev/null
+  done
 sleep 0.5
 curl -s "http://$addr/_stack" > "$out/stack-leaky.txt"
 curl -s "http://$addr/_stack?trace=tokio" > "$out/stack-leaky-tokio.txt"
 curl -s "http://$addr/metrics" \
   | grep -E '^# (HELP|TYPE) (tokio|http_requests_total)|^tokio_|^http_requests_total\{route="/(sum|_stack)"|^# (HELP|TYPE) http_request_duration|^http_request_duration_seconds_(bucket|sum|count)\{route="/sum"' \
   > "$out/metrics.txt"
+kill "$pid"; wait "$pid" 2>/dev/null || true
+
+echo "== slow clients (L7) against both servers"
+start "$bin/leaky-server" --addr 127.0.0.1:0
+"$bin/load-client" slow --clients 200 --hold 3s "http://$addr/" > "$out/slow-leaky.txt"
+kill "$pid"; wait "$pid" 2>/dev/null || true
+start "$bin/fixed-server" --addr 127.0.0.1:0 --header-timeout 1s --idle-timeout 1s
+"$bin/load-client" slow --clients 200 --hold 3s "http://$addr/" > "$out/slow-fixed.txt"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
 echo "== a failed leak check"

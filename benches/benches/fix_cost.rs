@@ -5,7 +5,7 @@
 //! * spawn and join through `JoinSet`, `TaskTracker`, `AbortOnDropHandle`, vs a bare
 //!   `tokio::spawn` whose handle is awaited.
 //!
-//! And end to end: a whole `/sum` request on both servers is bench 1.
+//! And end to end: a whole sum request (L1) on both servers is bench 1.
 
 use std::time::Duration;
 

@@ -1,9 +1,9 @@
 //! Bench 2: does a leak slow each request, or only eat memory?
 //!
-//! leaky-server's `/sum` latency (in-process) after 0, 10k and 100k leaked tasks. Two
+//! leaky-server's sum latency (L1) (in-process) after 0, 10k and 100k leaked tasks. Two
 //! kinds of leak pile up differently:
 //!
-//! * **parked** (`/sum`'s own leak): a task waiting on a `Notify` costs memory, and no
+//! * **parked** (the sum route's own leak, L1): a task waiting on a `Notify` costs memory, and no
 //!   CPU: the scheduler never looks at it again;
 //! * **ticking** (`/heartbeat`'s leak): a task that wakes every 100 ms costs CPU on every
 //!   tick, for ever. 10k of them are 100k wake-ups a second.
@@ -19,7 +19,7 @@ use scenarios::Tag;
 fn parked(c: &mut Criterion) {
     let rt = runtime(true);
     let app = leaky_server::app(leaky_server::AppState::new());
-    let mut group = c.benchmark_group("pile-up/parked (leaky /sum after N leaked /sum tasks)");
+    let mut group = c.benchmark_group("pile-up/parked (leaky L1 after N leaked L1 tasks)");
     for target in [0, size(10_000, 100), size(100_000, 1000)] {
         let live = rt.block_on(async {
             // The benches before leaked some too (one task per iteration): top up.
@@ -38,8 +38,7 @@ fn parked(c: &mut Criterion) {
 }
 
 fn ticking(c: &mut Criterion) {
-    let mut group =
-        c.benchmark_group("pile-up/ticking (leaky /sum after N leaked /heartbeat tasks)");
+    let mut group = c.benchmark_group("pile-up/ticking (leaky L1 after N leaked L4 heartbeats)");
     for target in [0, size(1_000, 10), size(10_000, 100)] {
         // A fresh runtime per size: ticking leaks cannot be taken back.
         let rt = runtime(true);

@@ -1,7 +1,7 @@
-//! Bench 1: `/sum` latency, leaky-server vs fixed-server, in-process (`Router` +
+//! Bench 1: the sum route's latency (L1), leaky-server vs fixed-server, in-process (`Router` +
 //! `oneshot`) and over loopback HTTP (one keep-alive connection, one request at a time).
 //!
-//! leaky-server leaks one task per `/sum`, so its task count grows during the bench;
+//! leaky-server leaks one task per sum request, so its task count grows during the bench;
 //! bench 2 (`pile_up`) looks at that growth on purpose.
 
 use std::time::Duration;

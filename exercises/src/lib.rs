@@ -143,17 +143,44 @@ pub struct Cargo {
     pub target_dir: Option<PathBuf>,
 }
 
+/// The workspace holding `start` (a folder): the nearest one at or above it with an
+/// `exercises/info.toml`.
+///
+/// Found at run time, from where the checker is run, not baked in when it was built: a
+/// checker binary (or `target/` folder) copied along with the workshop folder must check
+/// the copy it runs in, not the folder it was built in.
+pub fn find_workspace(start: &Path) -> Result<PathBuf, String> {
+    start
+        .ancestors()
+        .find(|dir| dir.join("exercises").join("info.toml").is_file())
+        .map(Path::to_path_buf)
+        .ok_or_else(|| {
+            format!(
+                "no exercises/info.toml in {} or any folder above it: run the checker inside the workshop's folder (or give --workspace)",
+                start.display()
+            )
+        })
+}
+
 impl Cargo {
-    /// The workspace this checker was built in.
-    pub fn here() -> Cargo {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("exercises/ is inside the workspace")
-            .to_path_buf();
+    /// The workspace the checker is run in (see [`find_workspace`]).
+    pub fn here() -> Result<Cargo, String> {
+        let cwd =
+            std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?;
+        Ok(Cargo::at(find_workspace(&cwd)?))
+    }
+
+    /// The workspace at `root`.
+    pub fn at(root: PathBuf) -> Cargo {
         Cargo {
             root,
             target_dir: std::env::var_os("EXERCISES_TARGET_DIR").map(PathBuf::from),
         }
+    }
+
+    /// Where the exercises' manifest is.
+    pub fn manifest_path(&self) -> PathBuf {
+        self.root.join("exercises").join("info.toml")
     }
 
     fn command(&self) -> Command {
@@ -390,5 +417,25 @@ mod tests {
             judge_failure(build),
             Outcome::Broken("does not compile".into())
         );
+    }
+
+    /// The checker checks the folder it runs in: a copied workshop folder is found from
+    /// inside it, whatever folder the checker was built in.
+    #[test]
+    fn the_workspace_is_found_from_where_the_checker_runs() {
+        let base = std::env::temp_dir().join(format!("ex-find-{}", std::process::id()));
+        let copy = base.join("copy");
+        std::fs::create_dir_all(copy.join("exercises/05_sleep_loop/src")).unwrap();
+        std::fs::write(copy.join("exercises/info.toml"), "").unwrap();
+        assert_eq!(find_workspace(&copy).unwrap(), copy);
+        assert_eq!(
+            find_workspace(&copy.join("exercises/05_sleep_loop/src")).unwrap(),
+            copy
+        );
+        let elsewhere = base.join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let err = find_workspace(&elsewhere).unwrap_err();
+        assert!(err.contains("no exercises/info.toml"), "{err}");
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

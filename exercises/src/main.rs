@@ -6,60 +6,92 @@
 //! hint N     where to look for help on exercise N
 //! verify     (maintainers, CI) every exercise fails because of its leak, every solution passes
 //! ```
+//!
+//! It checks the workshop folder it is run in (the nearest folder with
+//! `exercises/info.toml`), and says which.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
 use exercises::{Cargo, Manifest, Outcome, check, summary, verify};
 
-const USAGE: &str = "usage: cargo run -p exercises -- <list | check N | hint N | verify>";
+/// The workshop's checker: which exercises are solved, one exercise's leak test, hints.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// The workshop folder to check [default: the nearest folder at or above the current
+    /// one that has exercises/info.toml]
+    #[arg(long, global = true)]
+    workspace: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Every exercise, ✓ solved / ✗ not yet, in teaching order.
+    List,
+    /// Run exercise N's leak test and show its report.
+    Check {
+        /// The exercise's number (see `list`).
+        n: u32,
+    },
+    /// Where to look for help on exercise N.
+    Hint {
+        /// The exercise's number (see `list`).
+        n: u32,
+    },
+    /// (Maintainers, CI.) Every exercise fails because of its leak, every solution passes.
+    Verify,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let manifest_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("info.toml");
-    let manifest = match Manifest::load(&manifest_path) {
-        Ok(m) => m,
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("exercises: {e}");
-            return ExitCode::FAILURE;
+            ExitCode::from(2)
         }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, String> {
+    let cargo = match cli.workspace {
+        Some(dir) => Cargo::at(exercises::find_workspace(&dir)?),
+        None => Cargo::here()?,
     };
-    let cargo = Cargo::here();
-    let number = |arg: Option<&String>| -> Result<u32, String> {
-        let arg = arg.ok_or_else(|| format!("which exercise? {USAGE}"))?;
-        arg.parse()
-            .map_err(|_| format!("{arg:?} is not an exercise number; see `list`"))
-    };
-    let result = match args.first().map(String::as_str) {
-        Some("list") if args.len() == 1 => list(&cargo, &manifest),
-        Some("check") if args.len() <= 2 => number(args.get(1))
-            .and_then(|n| manifest.get(n).cloned())
-            .map(|e| {
-                println!("exercise {}: {} ({})\n", e.number(), e.name, e.dir);
-                let (solved, outcome, output) = check(&cargo, &e);
-                println!("{output}");
-                if solved {
-                    println!("✓ exercise {} is solved: {outcome}", e.number());
-                    0
-                } else {
-                    println!("✗ exercise {} is not solved yet: {outcome}", e.number());
-                    println!("  stuck? cargo run -p exercises -- hint {}", e.number());
-                    1
-                }
-            }),
-        Some("hint") if args.len() <= 2 => number(args.get(1))
-            .and_then(|n| manifest.get(n).cloned())
-            .map(|e| {
-                println!(
-                    "exercise {}: {}\n{}\n\nhint: {}",
-                    e.number(),
-                    e.name,
-                    e.teaches,
-                    e.hint.trim()
-                );
-                0
-            }),
-        Some("verify") if args.len() == 1 => verify(&cargo, &manifest).map(|verdicts| {
+    let manifest = Manifest::load(&cargo.manifest_path())?;
+    eprintln!("checking the exercises in {}", cargo.root.display());
+    match cli.command {
+        Command::List => list(&cargo, &manifest),
+        Command::Check { n } => {
+            let e = manifest.get(n)?.clone();
+            println!("exercise {}: {} ({})\n", e.number(), e.name, e.dir);
+            let (solved, outcome, output) = check(&cargo, &e);
+            println!("{output}");
+            if solved {
+                println!("✓ exercise {} is solved: {outcome}", e.number());
+                Ok(0)
+            } else {
+                println!("✗ exercise {} is not solved yet: {outcome}", e.number());
+                println!("  stuck? cargo run -p exercises -- hint {}", e.number());
+                Ok(1)
+            }
+        }
+        Command::Hint { n } => {
+            let e = manifest.get(n)?;
+            println!(
+                "exercise {}: {}\n{}\n\nhint: {}",
+                e.number(),
+                e.name,
+                e.teaches,
+                e.hint.trim()
+            );
+            Ok(0)
+        }
+        Command::Verify => verify(&cargo, &manifest).map(|verdicts| {
             for v in &verdicts {
                 let mark = if v.ok { "✓" } else { "✗" };
                 println!(
@@ -70,14 +102,6 @@ fn main() -> ExitCode {
             println!("{}", summary(&verdicts));
             u8::from(verdicts.iter().any(|v| !v.ok))
         }),
-        _ => Err(USAGE.to_owned()),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("exercises: {e}");
-            ExitCode::from(2)
-        }
     }
 }
 

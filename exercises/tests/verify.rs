@@ -7,7 +7,12 @@ use std::path::PathBuf;
 use exercises::{Cargo, Manifest, Mode, summary, verify};
 
 fn cargo() -> Cargo {
-    let mut cargo = Cargo::here();
+    let mut cargo = Cargo::at(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf(),
+    );
     cargo.target_dir = Some(
         std::env::var_os("EXERCISES_TARGET_DIR")
             .map(PathBuf::from)

@@ -122,7 +122,7 @@ pub fn metrics_route(http: Arc<HttpMetrics>) -> Router {
 
 /// Records the route, status and latency of every request.
 ///
-/// The route label is the router's pattern (`/sum`), never the raw path, so the label set
+/// The route label is the router's pattern (`/users/{id}`), never the raw path, so the label set
 /// stays bounded whatever clients send.
 pub async fn track_requests(
     State(http): State<Arc<HttpMetrics>>,
@@ -261,10 +261,7 @@ async fn tasks(
 /// `GET /metrics`: Prometheus text format 0.0.4.
 async fn prometheus(State(http): State<Arc<HttpMetrics>>) -> Response {
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
         metrics::render(&http),
     )
         .into_response()

@@ -1,4 +1,4 @@
-//! `/metrics`: Prometheus text exposition (format 0.0.4), written by hand.
+//! `/metrics`: Prometheus text exposition (format 0.0.4), encoded by `prometheus-client`.
 //!
 //! Everything is read at scrape time: the live count from the runtime, per-site counts
 //! from the registry, request counts and latencies from [`HttpMetrics`]. No background task
@@ -16,12 +16,26 @@
 //!
 //! Label sets are bounded: `route` is the router's matched path (or `unmatched`), and
 //! spawn sites beyond the busiest [`MAX_SITE_LABELS`] are summed under `other`.
+//!
+//! # Why the request path is not `prometheus-client`'s own metric types
+//!
+//! The encoding is the official crate's ([`prometheus_client::encoding`], through a
+//! [`Collector`]). The *recording*, which every request pays for, is not: that crate's
+//! `Family` finds a series behind a read lock and its `Histogram` takes a mutex on every
+//! observation, a lock every request of the process would share. Here a request finds
+//! its route's counters in a small per-thread cache (no shared lock) and records with
+//! three relaxed atomic additions.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
 
 use crate::registry;
 
@@ -33,6 +47,9 @@ const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Status codes `100..=599`, one counter each.
+const STATUSES: usize = 500;
+
 /// Request counts and latencies of one server, by route.
 ///
 /// Shared (behind an `Arc`) by the request-tracking middleware, which writes it, and the
@@ -40,16 +57,33 @@ const BUCKETS: [f64; 14] = [
 /// the demo) keep separate numbers.
 #[derive(Debug, Default)]
 pub struct HttpMetrics {
+    /// Every route seen, for the scrape. Written once per new route, read per scrape.
     routes: RwLock<BTreeMap<String, Arc<RouteStats>>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct RouteStats {
     /// One counter per bucket (cumulative counts are summed at scrape time) plus `+Inf`.
     buckets: [AtomicU64; BUCKETS.len() + 1],
     sum_micros: AtomicU64,
-    /// Status code → count. A handful of codes per route: a small lock is fine.
-    statuses: RwLock<BTreeMap<u16, AtomicU64>>,
+    /// Answers by status code (`code - 100`).
+    statuses: Box<[AtomicU64]>,
+}
+
+impl Default for RouteStats {
+    fn default() -> Self {
+        RouteStats {
+            buckets: Default::default(),
+            sum_micros: AtomicU64::new(0),
+            statuses: (0..STATUSES).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+thread_local! {
+    /// Routes this thread has recorded for, by metrics instance: `(instance, route,
+    /// stats)`. A handful of entries, scanned in order: no hashing, no shared lock.
+    static ROUTES: RefCell<Vec<(usize, String, Weak<RouteStats>)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl HttpMetrics {
@@ -64,169 +98,165 @@ impl HttpMetrics {
         stats.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         stats.sum_micros.fetch_add(micros, Ordering::Relaxed);
-        {
-            let statuses = stats
-                .statuses
-                .read()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some(count) = statuses.get(&status) {
-                count.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-        }
-        let mut statuses = stats
-            .statuses
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        statuses
-            .entry(status)
-            .or_default()
-            .fetch_add(1, Ordering::Relaxed);
+        let code = usize::from(status.clamp(100, 599)) - 100;
+        stats.statuses[code].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// This route's counters: from the thread's cache, else found or created under the
+    /// lock (once per route and thread).
     fn route(&self, route: &str) -> Arc<RouteStats> {
-        if let Some(stats) = self
-            .routes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(route)
-        {
-            return Arc::clone(stats);
+        let me = self as *const HttpMetrics as usize;
+        let cached = ROUTES.with(|routes| {
+            routes
+                .borrow()
+                .iter()
+                .find(|(instance, r, _)| *instance == me && r == route)
+                .and_then(|(_, _, stats)| stats.upgrade())
+        });
+        if let Some(stats) = cached {
+            return stats;
         }
-        let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(routes.entry(route.to_owned()).or_default())
+        let stats = {
+            let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(routes.entry(route.to_owned()).or_default())
+        };
+        ROUTES.with(|routes| {
+            let mut routes = routes.borrow_mut();
+            // Entries of metrics that are gone (a test's server) make room.
+            routes.retain(|(_, _, stats)| stats.strong_count() > 0);
+            routes.push((me, route.to_owned(), Arc::downgrade(&stats)));
+        });
+        stats
     }
 
     /// Requests recorded for `route` with `status` so far.
     pub fn requests(&self, route: &str, status: u16) -> u64 {
         let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
-        routes
-            .get(route)
-            .and_then(|s| {
-                s.statuses
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .get(&status)
-                    .map(|c| c.load(Ordering::Relaxed))
-            })
-            .unwrap_or(0)
+        routes.get(route).map_or(0, |s| {
+            s.statuses[usize::from(status.clamp(100, 599)) - 100].load(Ordering::Relaxed)
+        })
+    }
+}
+
+/// What `/metrics` encodes: the runtime's tasks (read at scrape time, on the scraping
+/// runtime) and one server's requests.
+#[derive(Debug)]
+struct Scrape(Arc<HttpMetrics>);
+
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let live = crate::live_tasks() as u64;
+        encoder
+            .encode_descriptor(
+                "tokio_tasks_alive",
+                "Tasks alive in this tokio runtime (what /_count returns).",
+                None,
+                MetricType::Gauge,
+            )?
+            .encode_gauge(&live)?;
+
+        if let Some(registry) = registry::for_current_runtime() {
+            let sites = registry.count_by_site();
+            let mut by_site = encoder.encode_descriptor(
+                "tokio_tasks_alive_by_spawn_site",
+                "Tasks alive in this tokio runtime by spawn site (the busiest sites; the rest as \"other\").",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (site, count) in sites.iter().take(MAX_SITE_LABELS) {
+                let labels = [("site", registry::site_string(site))];
+                by_site
+                    .encode_family(&labels)?
+                    .encode_gauge(&(*count as u64))?;
+            }
+            if sites.len() > MAX_SITE_LABELS {
+                let other: usize = sites.iter().skip(MAX_SITE_LABELS).map(|(_, c)| c).sum();
+                let labels = [("site", "other".to_owned())];
+                by_site
+                    .encode_family(&labels)?
+                    .encode_gauge(&(other as u64))?;
+            }
+            encoder
+                .encode_descriptor(
+                    "tokio_tasks_spawned",
+                    "Tasks spawned on this tokio runtime since it started.",
+                    None,
+                    MetricType::Counter,
+                )?
+                .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(
+                    &registry.spawned_total(),
+                    None,
+                )?;
+        }
+
+        let routes = self.0.routes.read().unwrap_or_else(PoisonError::into_inner);
+        let mut requests = encoder.encode_descriptor(
+            "http_requests",
+            "HTTP requests answered, by route and status.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (route, stats) in routes.iter() {
+            for (code, count) in stats.statuses.iter().enumerate() {
+                let count = count.load(Ordering::Relaxed);
+                if count > 0 {
+                    let labels = [
+                        ("route", route.clone()),
+                        ("status", (code + 100).to_string()),
+                    ];
+                    requests
+                        .encode_family(&labels)?
+                        .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(
+                            &count, None,
+                        )?;
+                }
+            }
+        }
+        let mut durations = encoder.encode_descriptor(
+            "http_request_duration_seconds",
+            "Time from request to response head, by route.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (route, stats) in routes.iter() {
+            let counts: Vec<u64> = stats
+                .buckets
+                .iter()
+                .map(|b| b.load(Ordering::Relaxed))
+                .collect();
+            let buckets: Vec<(f64, u64)> = BUCKETS
+                .iter()
+                .copied()
+                .chain([f64::INFINITY])
+                .zip(counts.iter().copied())
+                .collect();
+            let sum = stats.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let labels = [("route", route.clone())];
+            durations
+                .encode_family(&labels)?
+                .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+                    sum,
+                    counts.iter().sum(),
+                    &buckets,
+                    None,
+                )?;
+        }
+        Ok(())
     }
 }
 
 /// Renders every series for the current runtime and `http`.
-pub fn render(http: &HttpMetrics) -> String {
+pub fn render(http: &Arc<HttpMetrics>) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Scrape(Arc::clone(http))));
     let mut out = String::with_capacity(4096);
-    let live = crate::live_tasks();
-    gauge_header(
-        &mut out,
-        "tokio_tasks_alive",
-        "Tasks alive in this tokio runtime (what /_count returns).",
-        "gauge",
-    );
-    let _ = writeln!(out, "tokio_tasks_alive {live}");
-
-    if let Some(registry) = registry::for_current_runtime() {
-        gauge_header(
-            &mut out,
-            "tokio_tasks_alive_by_spawn_site",
-            "Tasks alive in this tokio runtime by spawn site (the busiest sites; the rest as \"other\").",
-            "gauge",
-        );
-        let sites = registry.count_by_site();
-        for (site, count) in sites.iter().take(MAX_SITE_LABELS) {
-            let label = escape(&registry::site_string(site));
-            let _ = writeln!(
-                out,
-                "tokio_tasks_alive_by_spawn_site{{site=\"{label}\"}} {count}"
-            );
-        }
-        let other: usize = sites.iter().skip(MAX_SITE_LABELS).map(|(_, c)| c).sum();
-        if sites.len() > MAX_SITE_LABELS {
-            let _ = writeln!(
-                out,
-                "tokio_tasks_alive_by_spawn_site{{site=\"other\"}} {other}"
-            );
-        }
-        gauge_header(
-            &mut out,
-            "tokio_tasks_spawned_total",
-            "Tasks spawned on this tokio runtime since it started.",
-            "counter",
-        );
-        let _ = writeln!(
-            out,
-            "tokio_tasks_spawned_total {}",
-            registry.spawned_total()
-        );
-    }
-
-    let routes = http.routes.read().unwrap_or_else(PoisonError::into_inner);
-    gauge_header(
-        &mut out,
-        "http_requests_total",
-        "HTTP requests answered, by route and status.",
-        "counter",
-    );
-    for (route, stats) in routes.iter() {
-        let route = escape(route);
-        let statuses = stats
-            .statuses
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        for (status, count) in statuses.iter() {
-            let count = count.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}"
-            );
-        }
-    }
-    gauge_header(
-        &mut out,
-        "http_request_duration_seconds",
-        "Time from request to response head, by route.",
-        "histogram",
-    );
-    for (route, stats) in routes.iter() {
-        let route = escape(route);
-        let mut cumulative = 0;
-        for (i, le) in BUCKETS.iter().enumerate() {
-            cumulative += stats.buckets[i].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {cumulative}"
-            );
-        }
-        cumulative += stats.buckets[BUCKETS.len()].load(Ordering::Relaxed);
-        let sum = stats.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(
-            out,
-            "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {cumulative}"
-        );
-        let _ = writeln!(
-            out,
-            "http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}"
-        );
-        let _ = writeln!(
-            out,
-            "http_request_duration_seconds_count{{route=\"{route}\"}} {cumulative}"
-        );
-    }
+    prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)
+        .expect("writing to a String does not fail");
     out
 }
 
-fn gauge_header(out: &mut String, name: &str, help: &str, kind: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-/// Escapes a label value: backslash, double quote and newline.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
+/// The `Content-Type` of [`render`]'s output.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 #[cfg(test)]
 mod tests {
@@ -238,41 +268,33 @@ mod tests {
             .build()
             .unwrap();
         let _inside = rt.enter();
-        let http = HttpMetrics::default();
-        http.record("/sum", 200, Duration::from_micros(300));
-        http.record("/sum", 200, Duration::from_millis(30));
-        http.record("/sum", 400, Duration::from_secs(60));
-        assert_eq!(http.requests("/sum", 200), 2);
-        assert_eq!(http.requests("/sum", 400), 1);
+        let http = Arc::new(HttpMetrics::default());
+        http.record("/orders", 200, Duration::from_micros(300));
+        http.record("/orders", 200, Duration::from_millis(30));
+        http.record("/orders", 400, Duration::from_secs(60));
+        assert_eq!(http.requests("/orders", 200), 2);
+        assert_eq!(http.requests("/orders", 400), 1);
         let text = render(&http);
-        assert!(
-            text.contains("http_request_duration_seconds_bucket{route=\"/sum\",le=\"0.0005\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("http_request_duration_seconds_bucket{route=\"/sum\",le=\"0.05\"} 2"),
-            "{text}"
-        );
-        assert!(
-            text.contains("http_request_duration_seconds_bucket{route=\"/sum\",le=\"10\"} 2"),
-            "{text}"
-        );
-        assert!(
-            text.contains("http_request_duration_seconds_bucket{route=\"/sum\",le=\"+Inf\"} 3"),
-            "{text}"
-        );
-        assert!(
-            text.contains("http_request_duration_seconds_count{route=\"/sum\"} 3"),
-            "{text}"
-        );
-        assert!(
-            text.contains("http_requests_total{route=\"/sum\",status=\"400\"} 1"),
-            "{text}"
-        );
+        for line in [
+            "http_request_duration_seconds_bucket{route=\"/orders\",le=\"0.0005\"} 1\n",
+            "http_request_duration_seconds_bucket{route=\"/orders\",le=\"0.05\"} 2\n",
+            "http_request_duration_seconds_bucket{route=\"/orders\",le=\"10\"} 2\n",
+            "http_request_duration_seconds_bucket{route=\"/orders\",le=\"+Inf\"} 3\n",
+            "http_request_duration_seconds_count{route=\"/orders\"} 3\n",
+            "http_requests_total{route=\"/orders\",status=\"400\"} 1\n",
+            "# TYPE http_requests_total counter\n",
+            "tokio_tasks_alive 0\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
     }
 
     #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    fn two_servers_keep_their_own_numbers() {
+        let (a, b) = (HttpMetrics::default(), HttpMetrics::default());
+        a.record("/x", 200, Duration::from_millis(1));
+        a.record("/x", 200, Duration::from_millis(1));
+        b.record("/x", 200, Duration::from_millis(1));
+        assert_eq!((a.requests("/x", 200), b.requests("/x", 200)), (2, 1));
     }
 }

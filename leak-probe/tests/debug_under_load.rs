@@ -18,7 +18,7 @@ use axum::routing::get;
 /// How long any debug route may take to answer under load.
 const BOUND: Duration = Duration::from_secs(5);
 
-/// A server like the blog's: `/sum` spawns two tasks and waits for both; `/leak` leaks one
+/// A server like the blog's: `/work` spawns two tasks and waits for both; `/leak` leaks one
 /// parked task per request (so dumps have many tasks to trace). On an instrumented
 /// 2-worker runtime of its own thread, with the tokio dump allowed on request.
 fn start_server() -> SocketAddr {
@@ -30,7 +30,7 @@ fn start_server() -> SocketAddr {
         runtime.block_on(async move {
             let app = Router::new()
                 .route(
-                    "/sum",
+                    "/work",
                     get(|| async {
                         let a = tokio::spawn(async { 7 + 2 + 8 });
                         let b = tokio::spawn(async { -9 + 4 });
@@ -79,7 +79,7 @@ async fn get_within(
     }
 }
 
-/// Keeps `connections` clients sending `/sum` until `stop` is set (or 60 s at most),
+/// Keeps `connections` clients sending `/work` until `stop` is set (or 60 s at most),
 /// counting answers.
 fn start_load(
     addr: SocketAddr,
@@ -99,7 +99,7 @@ fn start_load(
             let mut clients = tokio::task::JoinSet::new();
             for _ in 0..connections {
                 let (client, stop, answered) = (client.clone(), stop.clone(), answered.clone());
-                let url = format!("http://{addr}/sum");
+                let url = format!("http://{addr}/work");
                 clients.spawn(async move {
                     while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                         let request = client.get(&url).send();
@@ -116,7 +116,7 @@ fn start_load(
 
 /// Ten `/_stack` requests under the load of 200 clients each answer within the bound
 /// (200, or an error status with a one-line reason), `/_count` answers during and after,
-/// and `/sum` is served afterwards: a debug route never takes the server down.
+/// and `/work` is served afterwards: a debug route never takes the server down.
 #[test]
 fn stack_under_load_always_answers_and_the_server_survives() {
     let addr = start_server();
@@ -172,7 +172,7 @@ fn stack_under_load_always_answers_and_the_server_survives() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         stop.store(true, Ordering::Relaxed);
-        for path in ["/_count", "/sum"] {
+        for path in ["/_count", "/work"] {
             match get_within(&client, &format!("{base}{path}"), Duration::from_secs(2)).await {
                 Ok((200, _, _)) => {}
                 Ok((status, body, _)) => failures.push(format!("{path}: {status} {body}")),

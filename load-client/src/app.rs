@@ -263,24 +263,74 @@ The shutdown rows (L8) use fresh servers: saves accepted, then the stop signal a
     })
 }
 
+/// A slow-clients run (L7), as the command line asked for it.
+#[derive(Debug, Clone)]
+pub struct SlowOptions {
+    /// The server (only host and port are used).
+    pub url: Url,
+    /// Where the count is read.
+    pub count_url: Url,
+    /// Slow clients to open.
+    pub clients: usize,
+    /// How long to hold them.
+    pub hold: Duration,
+    /// One JSON object on stdout instead of text.
+    pub json: bool,
+    /// Exit 1 on a leak.
+    pub fail_on_leak: bool,
+}
+
+/// Runs a slow-clients test (L7), printing the figures; the exit code.
+pub async fn slow(opts: SlowOptions) -> Result<u8, Error> {
+    let addr = crate::slow::socket_addr(&opts.url)?;
+    let counter = Counter::new(opts.count_url.clone());
+    if !opts.json {
+        println!(
+            "load-client slow: {} clients that never finish a request -> {addr}, held {}",
+            opts.clients,
+            humantime::format_duration(opts.hold)
+        );
+    }
+    let figures = crate::slow::run(addr, &counter, opts.clients, opts.hold).await?;
+    if opts.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "url": opts.url.as_str(),
+                "count_url": opts.count_url.as_str(),
+                "clients": figures.clients,
+                "tasks_before": figures.tasks_before,
+                "tasks_connected": figures.tasks_connected,
+                "tasks_held": figures.tasks_held,
+                "closed_by_server": figures.closed_by_server,
+                "hold_ms": figures.hold_ms,
+                "leaked_per_connection": figures.per_client(),
+                "verdict": if figures.leaked() { "leak" } else { "no leak" },
+            })
+        );
+    } else {
+        println!(
+            " {} tasks before the slow clients connected.",
+            figures.tasks_before
+        );
+        println!(
+            " {} tasks once they were connected.",
+            figures.tasks_connected
+        );
+        println!(
+            " {} tasks after holding them {} ms; the server closed {} of {} connection(s).",
+            figures.tasks_held, figures.hold_ms, figures.closed_by_server, figures.clients
+        );
+        println!(" -> {}", figures.verdict());
+    }
+    Ok(u8::from(opts.fail_on_leak && figures.leaked()))
+}
+
 /// The scenario table, for people (`markdown`) and scripts (`tsv`).
 pub fn scenarios(format: &str) -> Result<String, Error> {
     let mut out = String::new();
     match format {
-        "markdown" => {
-            out.push_str("| tag | route | leak (leaky-server) | fix (fixed-server) | leaks per |\n|---|---|---|---|---|\n");
-            for s in &scenarios::SCENARIOS {
-                out.push_str(&format!(
-                    "| {} | {} | {} | {} | {} |\n",
-                    s.tag,
-                    s.route
-                        .map_or("(connections)".to_owned(), |r| format!("`GET {r}`")),
-                    s.title,
-                    s.fix,
-                    s.unit()
-                ));
-            }
-        }
+        "markdown" => out.push_str(&scenarios::markdown_table()),
         "tsv" => {
             out.push_str("tag\troute\tdemo_path\tgive_up_ms\ttitle\n");
             for s in &scenarios::SCENARIOS {

@@ -15,8 +15,7 @@
 //! It prints one table, writes a chart of both servers' task count over time, and stops
 //! the servers.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,6 +28,7 @@ use crate::count::Counter;
 use crate::load::LoadSpec;
 use crate::plot::{self, Panel, Series};
 use crate::run::{self, RunReport, RunSpec, Sampler, Watch};
+use crate::slow::{self, SlowFigures};
 
 /// The demo's settings.
 #[derive(Debug, Clone)]
@@ -161,26 +161,6 @@ pub enum Outcome {
     Shutdown(ShutdownReport),
 }
 
-/// L7's figures for one server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SlowFigures {
-    /// Slow clients opened.
-    pub clients: usize,
-    /// Live tasks before they connected.
-    pub before: usize,
-    /// Live tasks right after they connected.
-    pub after: usize,
-    /// Live tasks once fixed-server's deadlines passed, the clients still connected.
-    pub held: usize,
-}
-
-impl SlowFigures {
-    /// Tasks still held per slow client.
-    pub fn per_client(&self) -> f64 {
-        self.held.saturating_sub(self.before) as f64 / self.clients.max(1) as f64
-    }
-}
-
 /// One row of the demo table.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -197,7 +177,7 @@ impl Row {
     pub fn leaked(&self) -> bool {
         match &self.outcome {
             Outcome::Load(report) => report.leaked(),
-            Outcome::Slow(slow) => slow.held > slow.before,
+            Outcome::Slow(slow) => slow.leaked(),
             Outcome::Shutdown(report) => report.saves_lost() > 0,
         }
     }
@@ -251,9 +231,12 @@ pub async fn run(spec: &DemoSpec, mut say: impl FnMut(&str)) -> Result<Vec<Row>,
                 }
             }
             Load::SlowConnections => {
+                // Held past both of fixed-server's deadlines, the clients still connected.
+                let hold =
+                    DEMO_DEADLINES.header.max(DEMO_DEADLINES.idle) + Duration::from_millis(700);
                 let (leaky, fixed) = tokio::join!(
-                    slow_connections(&servers[0], spec.slow_clients),
-                    slow_connections(&servers[1], spec.slow_clients),
+                    slow::run(servers[0].addr, &watched[0].0, spec.slow_clients, hold),
+                    slow::run(servers[1].addr, &watched[1].0, spec.slow_clients, hold),
                 );
                 for (running, figures) in servers.iter().zip([leaky?, fixed?]) {
                     let row = Row {
@@ -325,53 +308,6 @@ async fn load_route(
     .await
 }
 
-/// L7 on one server: `clients` slow connections (half a request head, or one request and
-/// then idle), held past fixed-server's deadlines, then closed.
-async fn slow_connections(running: &Running, clients: usize) -> Result<SlowFigures, Error> {
-    let (addr, handle) = (running.addr, running.handle.clone());
-    {
-        // Plain blocking sockets on a thread of their own: the clients are not tasks of
-        // either server's runtime.
-        let figures = tokio::task::spawn_blocking(move || -> Result<SlowFigures, Error> {
-            let live = || handle.metrics().num_alive_tasks();
-            let before = live();
-            let mut streams = Vec::with_capacity(clients);
-            for i in 0..clients {
-                let mut stream = TcpStream::connect(addr)
-                    .map_err(|e| Error::Io(format!("cannot connect to {addr}: {e}")))?;
-                let head: &[u8] = if i % 2 == 0 {
-                    b"GET /_count HTTP/1.1\r\nHost: demo\r\n"
-                } else {
-                    b"GET /_count HTTP/1.1\r\nHost: demo\r\n\r\n"
-                };
-                let _ = stream.write_all(head);
-                if i % 2 == 1 {
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                    let _ = stream.read(&mut [0u8; 512]);
-                }
-                streams.push(stream);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-            let after = live();
-            // Past both of fixed-server's deadlines, the clients still connected.
-            std::thread::sleep(
-                DEMO_DEADLINES.header.max(DEMO_DEADLINES.idle) + Duration::from_millis(700),
-            );
-            let held = live();
-            drop(streams);
-            Ok(SlowFigures {
-                clients,
-                before,
-                after,
-                held,
-            })
-        });
-        figures
-            .await
-            .map_err(|e| Error::Io(format!("slow clients failed: {e}")))?
-    }
-}
-
 /// L8 on a fresh server: `requests` saves accepted, then the stop signal at once.
 async fn saves_then_shutdown(
     spec: &DemoSpec,
@@ -401,7 +337,7 @@ async fn saves_then_shutdown(
         .map_err(|e| Error::Io(format!("{server} did not stop: {e}")))?
 }
 
-/// `L1 /sum  leaky-server  3 -> 103 tasks: LEAK, 1.00 per request`
+/// `L1 <route>  leaky-server  3 -> 103 tasks: LEAK, 1.00 per request`
 fn progress_line(row: &Row) -> String {
     let label = label(row.scenario);
     let what = match &row.outcome {
@@ -413,29 +349,21 @@ fn progress_line(row: &Row) -> String {
         ),
         Outcome::Slow(slow) => format!(
             "{:>4} -> {:>4} tasks with {} slow clients connected: {}",
-            slow.before,
-            slow.held,
+            slow.tasks_before,
+            slow.tasks_held,
             slow.clients,
-            slow_verdict(slow)
+            slow.verdict()
         ),
         Outcome::Shutdown(report) => shutdown_verdict(report),
     };
     format!("{label:<22} {:<13} {what}", row.server.name())
 }
 
-/// `L1 /sum`, `L7 slow connections`.
+/// `L1 <route and query>`, `L7 slow connections`.
 fn label(scenario: &Scenario) -> String {
     match scenario.load {
         Load::SlowConnections => format!("{} slow connections", scenario.tag),
         _ => format!("{} {}", scenario.tag, scenario.path_and_query()),
-    }
-}
-
-fn slow_verdict(slow: &SlowFigures) -> String {
-    if slow.held > slow.before {
-        format!("LEAK, {:.2} per connection", slow.per_client())
-    } else {
-        "no leak".into()
     }
 }
 
@@ -494,13 +422,13 @@ pub fn table(rows: &[Row]) -> String {
             }
             Outcome::Slow(slow) => format!(
                 "{label:<22} {server:<13} {:>7} {:>7} {:>8} {:>10.2} {:>9} {:>9}  {}",
-                slow.before,
-                slow.after,
-                slow.held,
+                slow.tasks_before,
+                slow.tasks_connected,
+                slow.tasks_held,
                 slow.per_client(),
                 "-",
                 "-",
-                slow_verdict(slow)
+                slow.verdict()
             ),
             Outcome::Shutdown(report) => {
                 format!("{label:<22} {server:<13} {}", shutdown_verdict(report))

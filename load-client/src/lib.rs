@@ -21,6 +21,7 @@ pub mod demo;
 pub mod load;
 pub mod plot;
 pub mod run;
+pub mod slow;
 pub mod stack;
 
 use std::fmt;

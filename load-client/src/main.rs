@@ -40,6 +40,9 @@ enum Command {
     /// Start leaky-server and fixed-server on free loopback ports, run every scenario of
     /// the table on both, print them side by side and chart the task count.
     Demo(DemoArgs),
+    /// Open clients that never finish a request (half a head, or idle after one request),
+    /// hold them, and report how many tasks the server keeps for them (scenario L7).
+    Slow(SlowArgs),
     /// Print the table of leak scenarios (what leaks, how it is fixed, how it is shown).
     Scenarios {
         /// markdown (for people) or tsv (for scripts).
@@ -98,6 +101,27 @@ struct LoadArgs {
     /// Leaked tasks per request tolerated by the verdict and --fail-on-leak
     #[arg(long, default_value_t = 0.0, value_parser = parse_threshold)]
     leak_threshold: f64,
+}
+
+#[derive(Debug, Args)]
+struct SlowArgs {
+    /// The server, e.g. http://127.0.0.1:8002 (any path: only its host and port are used)
+    url: String,
+    /// Slow clients to open
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    clients: u64,
+    /// How long to hold them open before reading the count again
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    hold: Duration,
+    /// Where to read the task count [default: /_count on the URL's origin]
+    #[arg(long)]
+    count_url: Option<String>,
+    /// Print one JSON object on stdout instead of text
+    #[arg(long)]
+    json: bool,
+    /// Exit 1 if the server kept tasks for the slow clients
+    #[arg(long)]
+    fail_on_leak: bool,
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +193,10 @@ fn main() -> ExitCode {
                 })
                 .await
             }
+            Some(Command::Slow(args)) => match slow_options(args) {
+                Ok(opts) => app::slow(opts).await,
+                Err(e) => Err(e),
+            },
             Some(Command::Scenarios { format }) => app::scenarios(&format).map(|table| {
                 print!("{table}");
                 0
@@ -220,6 +248,26 @@ fn load_options(args: LoadArgs) -> Result<LoadOptions, Error> {
         stack: args.stack,
         json: args.json,
         plot: args.plot,
+        fail_on_leak: args.fail_on_leak,
+    })
+}
+
+/// The validated options of a slow-clients run.
+fn slow_options(args: SlowArgs) -> Result<app::SlowOptions, Error> {
+    let url = http_url("URL", &args.url)?;
+    let count_url = match &args.count_url {
+        Some(s) => http_url("--count-url", s)?,
+        None => with_path(&url, "/_count"),
+    };
+    if args.hold > Duration::from_secs(600) {
+        return Err(Error::Usage("--hold: at most 10m".into()));
+    }
+    Ok(app::SlowOptions {
+        url,
+        count_url,
+        clients: args.clients as usize,
+        hold: args.hold,
+        json: args.json,
         fail_on_leak: args.fail_on_leak,
     })
 }

@@ -262,13 +262,13 @@ mod tests {
                     points: vec![(0.0, 3.0), (2.0, 3.0)],
                 },
             ],
-            markers: vec![(1.0, "/sum".into())],
+            markers: vec![(1.0, "L1".into())],
         };
         let svg = svg("demo", "seconds", &[panel]);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<path ").count(), 2);
         assert!(svg.contains("leaky &lt;server&gt;"));
-        assert!(svg.contains(">/sum</text>"));
+        assert!(svg.contains(">L1</text>"));
     }
 
     #[test]

@@ -413,3 +413,52 @@ fn demo_runs_end_to_end() {
     assert!(svg.contains("leaky-server") && svg.contains("fixed-server"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `load-client slow` (L7): leaky-server keeps one task per slow client; fixed-server
+/// (the demo's deadlines, 1 s for a head and 2 s idle) closes them all within the hold.
+#[test]
+fn slow_clients_are_held_by_leaky_and_closed_by_fixed() {
+    let (leaky, fixed) = &servers();
+    for (server, leaks) in [(leaky, true), (fixed, false)] {
+        let out = load_client(&[
+            "slow",
+            "--clients",
+            "40",
+            "--hold",
+            "3s",
+            "--json",
+            server.url("/").as_str(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let (before, held) = (
+            report["tasks_before"].as_u64().unwrap(),
+            report["tasks_held"].as_u64().unwrap(),
+        );
+        if leaks {
+            assert_eq!(held, before + 40, "{report:#}");
+            assert_eq!(report["closed_by_server"], 0, "{report:#}");
+            assert_eq!(report["verdict"], "leak", "{report:#}");
+        } else {
+            assert!(held <= before, "{report:#}");
+            assert_eq!(report["closed_by_server"], 40, "{report:#}");
+            assert_eq!(report["verdict"], "no leak", "{report:#}");
+        }
+    }
+}
+
+/// `load-client scenarios` prints the table, one row per scenario, in both formats.
+#[test]
+fn scenarios_lists_every_scenario() {
+    let out = load_client(&["scenarios", "--format", "tsv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), SCENARIOS.len() + 1, "{text}");
+    for s in &SCENARIOS {
+        assert!(text.contains(&format!("{}\t", s.tag)), "{text}");
+    }
+    let out = load_client(&["scenarios"]);
+    assert!(stdout(&out).contains("| L8 |"), "{}", stdout(&out));
+    let out = load_client(&["scenarios", "--format", "yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+}

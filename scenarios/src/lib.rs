@@ -251,15 +251,36 @@ impl Scenario {
         }
     }
 
-    /// What one leaked unit is, for tables: "request", "slow connection", ...
-    pub fn unit(&self) -> &'static str {
+    /// What leaky-server loses, and per what, for tables.
+    pub fn what_leaks(&self) -> &'static str {
         match (self.leaks, self.give_up()) {
-            (Leaks::PerRequest, None) => "request",
-            (Leaks::PerRequest, Some(_)) => "request given up",
-            (Leaks::PerSlowConnection, _) => "slow connection",
-            (Leaks::LostAtShutdown, _) => "save in progress at shutdown",
+            (Leaks::PerRequest, None) => "one task per request",
+            (Leaks::PerRequest, Some(_)) => "one task per request whose client gave up",
+            (Leaks::PerSlowConnection, _) => "one task and one socket per slow connection",
+            (Leaks::LostAtShutdown, _) => "every save still being written at shutdown",
         }
     }
+}
+
+/// The scenario table as Markdown: what `load-client scenarios` prints, what the README
+/// shows and the book includes (a test keeps those copies identical to this).
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| tag | route | leak (leaky-server) | fix (fixed-server) | what leaks |\n|---|---|---|---|---|\n",
+    );
+    for s in &SCENARIOS {
+        let route = s
+            .route
+            .map_or("(any connection)".to_owned(), |r| format!("`GET {r}`"));
+        out.push_str(&format!(
+            "| {} | {route} | {} | {} | {} |\n",
+            s.tag,
+            s.title,
+            s.fix,
+            s.what_leaks()
+        ));
+    }
+    out
 }
 
 /// Which of the two servers.

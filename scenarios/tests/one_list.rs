@@ -34,8 +34,8 @@ fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Whether `text` names `route` as a route: `"/sum"`, `GET /sum?nums=`, `…:8001/sum`, but
-/// not a file path such as `src/sum.rs` or a longer route such as `/summary`.
+/// Whether `text` names `route` as a route: `"/add"`, `GET /add?nums=`, `…:8001/add`, but
+/// not a file path such as `src/add.rs` or a longer route such as `/address`.
 fn names_route(text: &str, route: &str) -> bool {
     text.match_indices(route).any(|(at, _)| {
         let before = text[..at].chars().next_back();
@@ -85,29 +85,44 @@ fn each_route_is_named_in_at_most_four_rust_files() {
 
 #[test]
 fn route_names_are_told_from_file_names() {
-    assert!(names_route("let x = \"/sum\";", "/sum"));
-    assert!(names_route("GET /sum?nums=1", "/sum"));
-    assert!(names_route("http://127.0.0.1:8001/sum", "/sum"));
-    assert!(!names_route("leaky-server/src/sum.rs:12", "/sum"));
-    assert!(!names_route("/summary", "/sum"));
-    assert!(!names_route("/sum.rs", "/sum"));
+    assert!(names_route("let x = \"/add\";", "/add"));
+    assert!(names_route("GET /add?nums=1", "/add"));
+    assert!(names_route("http://127.0.0.1:8001/add", "/add"));
+    assert!(!names_route("leaky-server/src/add.rs:12", "/add"));
+    assert!(!names_route("/address", "/add"));
+    assert!(!names_route("/add.rs", "/add"));
 }
 
-/// The README's and the book's tables of leaks name every tag, so a new scenario cannot
-/// be added without being told.
+/// The README's table of leaks is the table's own rendering, the book's copy too, and the
+/// book's leaks chapter has a section for every tag: a scenario cannot be added (or
+/// changed) without being told.
 #[test]
-fn the_readme_and_the_book_name_every_tag() {
-    for doc in ["README.md", "book/src/leaks.md", "book/src/intro.md"] {
-        let text = fs::read_to_string(root().join(doc)).unwrap();
-        for s in &SCENARIOS {
-            let row = format!("| {} |", s.tag);
-            assert!(
-                text.contains(&row),
-                "{doc} has no table row for {} ({}): add `{row} …`",
-                s.tag,
-                s.title
-            );
-        }
+fn the_readme_and_the_book_show_every_scenario() {
+    let table = scenarios::markdown_table();
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let shown = readme
+        .split_once("<!-- scenarios -->\n")
+        .and_then(|(_, rest)| rest.split_once("<!-- /scenarios -->"))
+        .map(|(shown, _)| shown);
+    assert_eq!(
+        shown,
+        Some(table.as_str()),
+        "README.md's table between <!-- scenarios --> markers is not `cargo run -p load-client -- scenarios`"
+    );
+    let generated = fs::read_to_string(root().join("book/src/generated/scenarios.md")).unwrap();
+    assert_eq!(
+        generated, table,
+        "book/src/generated/scenarios.md is stale: run book/generate.sh (or `load-client scenarios`)"
+    );
+    let leaks = fs::read_to_string(root().join("book/src/leaks.md")).unwrap();
+    for s in &SCENARIOS {
+        assert!(
+            leaks.contains(&format!("\n## {} — ", s.tag)),
+            "book/src/leaks.md has no section `## {} — …` ({})",
+            s.tag,
+            s.title
+        );
+        assert!(table.contains(&format!("| {} |", s.tag)));
     }
 }
 

@@ -13,12 +13,12 @@
 //!
 //! What it measures:
 //!
-//! 1. RSS per leaked task after 10k and 100k leaked `/sum` requests (leaky-server, Go).
+//! 1. RSS per leaked task after 10k and 100k leaked sum requests (L1) (leaky-server, Go).
 //! 2. the dump time at 100k leaked tasks (Go's `/_stack`, tokio's `/_stack?trace=tokio`),
 //!    and the worst `/_count` latency while it runs (read every millisecond on its own
 //!    connection); for Rust also the default `/_stack` (registry, no pause),
 //!    the view that pauses nothing.
-//! 3. `/sum` requests/s of fixed, fixed without the spawn registry, leaky, and Go, each
+//! 3. sum (L1) requests/s of fixed, fixed without the spawn registry, leaky, and Go, each
 //!    on a fresh process, in alternating order, three times; medians.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -187,7 +187,7 @@ fn timed_with_count_probe(proc: &Proc, path: &str) -> (Duration, usize, Duration
     (took, body.len(), poller.join().unwrap_or_default())
 }
 
-/// Sends `n` requests to `/sum` (concurrency 50), then waits for the count to settle.
+/// Sends `n` sum requests (L1, concurrency 50), then waits for the count to settle.
 async fn leak(proc: &Proc, counter: &Counter, n: u64) -> usize {
     let spec = LoadSpec {
         requests: Some(n),
@@ -198,7 +198,13 @@ async fn leak(proc: &Proc, counter: &Counter, n: u64) -> usize {
         timeout: Duration::from_secs(30),
         keep_samples: false,
     };
-    load::round(&proc.url("/sum"), &spec, Instant::now(), Arc::new(|| {})).await;
+    load::round(
+        &proc.url(scenarios::Tag::L1.route()),
+        &spec,
+        Instant::now(),
+        Arc::new(|| {}),
+    )
+    .await;
     let mut last = counter.read().await.unwrap_or(0);
     let mut stable_since = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -259,9 +265,9 @@ async fn memory_and_dump(proc: &Proc, quick: bool) -> MemoryRow {
     }
 }
 
-/// Requests/s of `/sum` with oha if installed, else with load-client.
+/// Requests/s of the sum route with oha if installed, else with load-client.
 async fn throughput(proc: &Proc, oha: Option<&Path>, n: u64) -> f64 {
-    let url = proc.url("/sum");
+    let url = proc.url(scenarios::Tag::L1.route());
     if let Some(oha) = oha {
         let out = Command::new(oha)
             .args([
@@ -494,7 +500,7 @@ async fn main() -> std::process::ExitCode {
     }
     let medians: Vec<f64> = results.into_iter().map(median).collect();
     md.push_str(&format!(
-        "\n### `/sum` throughput ({tool}, {n} requests, 50 connections; median of 3, fresh process each)\n\n| server | requests/s | vs fixed-server |\n|---|---|---|\n"
+        "\n### Sum (L1) throughput ({tool}, {n} requests, 50 connections; median of 3, fresh process each)\n\n| server | requests/s | vs fixed-server |\n|---|---|---|\n"
     ));
     for ((name, ..), rps) in servers.iter().zip(&medians) {
         md.push_str(&format!(
@@ -509,19 +515,19 @@ async fn main() -> std::process::ExitCode {
     md.push_str("\n### Targets\n\n| target | measured | |\n|---|---|---|\n");
     let fixed_vs_leaky = medians[0] / medians[2].max(1.0);
     md.push_str(&format!(
-        "| fixed `/sum` ≥ 0.9 × leaky `/sum` | {fixed_vs_leaky:.2} × | {} |\n",
+        "| fixed ≥ 0.9 × leaky (L1) | {fixed_vs_leaky:.2} × | {} |\n",
         verdict(fixed_vs_leaky >= 0.9)
     ));
     let registry = medians[0] / medians[1].max(1.0);
     md.push_str(&format!(
-        "| spawn registry costs ≤ 5 % of `/sum` throughput | with / without = {registry:.3} ({:+.1} %) | {} |\n",
+        "| spawn registry costs ≤ 5 % of L1 throughput | with / without = {registry:.3} ({:+.1} %) | {} |\n",
         (registry - 1.0) * 100.0,
         verdict(registry >= 0.95)
     ));
     if servers.len() > 3 {
         let vs_go = medians[0] / medians[3].max(1.0);
         md.push_str(&format!(
-            "| fixed `/sum` ≥ 1.3 × Go's | {vs_go:.2} × | {} |\n",
+            "| fixed (L1) ≥ 1.3 × Go's | {vs_go:.2} × | {} |\n",
             verdict(vs_go >= 1.3)
         ));
     }

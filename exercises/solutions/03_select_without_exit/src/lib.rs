@@ -4,7 +4,7 @@
 //! *disabled* for that round, not an exit: the loop went on waiting on `scale.changed()`,
 //! whose sender lives in the hub. The fix matches `None` and breaks: the worker ends when
 //! the call drops its sender. (For a worker that must also stop mid-job, add a
-//! `CancellationToken` branch; see fixed-server's `/select`.)
+//! `CancellationToken` branch; see fixed-server's `select.rs`.)
 
 use tokio::sync::{mpsc, oneshot, watch};
 
