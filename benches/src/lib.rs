@@ -7,6 +7,8 @@
 //! cargo run --release -p benches --bin report            # the side-by-side report
 //! ```
 
+pub mod layers;
+
 use std::time::Duration;
 
 use axum::Router;

@@ -57,13 +57,15 @@ impl Default for Deadlines {
 
 /// Accepts connections until `stop` is cancelled, serving each on a task of
 /// `connections`. When `stop` is cancelled, every connection is told to finish its
-/// request in flight (if any) and close.
+/// request in flight (if any) and close; when `shutdown` is, every request in flight is
+/// cancelled (see [`crate::scope`]).
 pub async fn accept(
     listener: TcpListener,
     app: Router,
     deadlines: Deadlines,
     connections: TaskTracker,
     stop: CancellationToken,
+    shutdown: CancellationToken,
 ) {
     loop {
         let accepted = tokio::select! {
@@ -83,7 +85,10 @@ pub async fn accept(
             }
         };
         let _ = stream.set_nodelay(true);
-        connections.spawn(serve(stream, app.clone(), deadlines, stop.clone()));
+        // The connection's requests watch its own token (a child of `shutdown`): one
+        // token per connection, not one lock shared by every request (see `scope`).
+        let serving = serve(stream, app.clone(), deadlines, stop.clone());
+        connections.spawn(crate::scope::CONNECTION.scope(shutdown.child_token(), serving));
     }
 }
 

@@ -132,9 +132,9 @@ pub fn app_with(state: AppState, debug: DebugConfig) -> Router {
         }
     }
     let routes = routes.with_state(state.clone());
+    let routes = leak_probe::http::instrument_with(routes, debug);
     // FIX(L2, L6): every request runs in its own cancellation scope.
-    let scope = axum::middleware::from_fn_with_state(state.clone(), scope::request_scope);
-    let routes = leak_probe::http::instrument_with(routes.route_layer(scope), debug);
+    let routes = tower::Layer::layer(&scope::RequestScopeLayer::new(state.clone()), routes);
     // Every request, debug routes included, runs under the limits of `harden`.
     harden::harden(routes, Limits::default(), &state.shared.in_flight)
 }

@@ -6,22 +6,28 @@
 //! `DropGuard` for it while the request runs. However the request ends (answered,
 //! failed, or dropped mid-way), the guard is dropped and the token is cancelled.
 //!
-//! The token is a child of the server's shutdown token, so cancelling that one (at the
-//! shutdown deadline, FIX(L8)) cancels every request too; the middleware then answers
-//! `503 Service Unavailable` for a request still running.
+//! The scope also watches for shutdown (FIX(L8)): when the server's shutdown token is
+//! cancelled at the deadline, a request still running answers `503 Service Unavailable`,
+//! its future is dropped, and its token is cancelled with it. It watches through its
+//! connection's token ([`CONNECTION`]), so that no lock is shared by every request.
+//!
+//! It is a hand-written tower service rather than `axum::middleware::from_fn`: every
+//! request pays for it, and this one allocates only the token.
 //!
 //! Handlers get the token with the [`RequestToken`] extractor and hand it (or a child of
 //! it) to any work they start (FIX(L2), FIX(L6)).
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard, WaitForCancellationFutureOwned};
 
 use crate::AppState;
 
@@ -43,30 +49,106 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestToken {
     }
 }
 
+tokio::task_local! {
+    /// FIX(L8): the cancellation token of the connection whose task serves this request,
+    /// a child of the server's shutdown token, set by [`crate::conn`]. Requests wait on
+    /// their connection's token rather than on the server's: one token per connection,
+    /// so no lock is shared by every request of the server.
+    pub static CONNECTION: CancellationToken;
+}
+
 // ANCHOR: request_scope
-/// Runs a request inside its own cancellation scope.
-pub async fn request_scope(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let token = state.shared.shutdown.child_token();
-    req.extensions_mut().insert(RequestToken(token.clone()));
-    // Cancels `token` when this future ends or is dropped: the request's end, whatever it is.
-    let _guard = token.drop_guard();
-    tokio::select! {
+/// Runs every request inside its own cancellation scope (a tower layer).
+#[derive(Clone)]
+pub struct RequestScopeLayer(AppState);
+
+impl RequestScopeLayer {
+    /// Scopes for the requests of the server whose state is `state`.
+    pub fn new(state: AppState) -> Self {
+        RequestScopeLayer(state)
+    }
+}
+
+impl<S> tower::Layer<S> for RequestScopeLayer {
+    type Service = RequestScope<S>;
+
+    fn layer(&self, inner: S) -> RequestScope<S> {
+        RequestScope {
+            inner,
+            state: self.0.clone(),
+        }
+    }
+}
+
+/// See [`RequestScopeLayer`].
+#[derive(Clone)]
+pub struct RequestScope<S> {
+    inner: S,
+    state: AppState,
+}
+
+impl<S> tower::Service<Request> for RequestScope<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Scoped<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let token = CancellationToken::new();
+        req.extensions_mut().insert(RequestToken(token.clone()));
+        // Shutdown reaches the request through its connection's token; a request that
+        // came some other way (a test's `oneshot`) watches the server's own.
+        let shutdown = CONNECTION
+            .try_with(CancellationToken::clone)
+            .unwrap_or_else(|_| self.state.shared.shutdown.clone());
+        Scoped {
+            shutdown: shutdown.cancelled_owned(),
+            inner: self.inner.call(req),
+            // Cancels `token` when the request ends, however it ends (answered, failed,
+            // or dropped because the client went away).
+            _guard: token.drop_guard(),
+            state: self.state.clone(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request in its scope.
+    pub struct Scoped<F> {
+        #[pin]
+        shutdown: WaitForCancellationFutureOwned,
+        #[pin]
+        inner: F,
+        _guard: DropGuard,
+        state: AppState,
+    }
+}
+
+impl<F> Future for Scoped<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
         // Checked first: a request cancelled by shutdown answers 503, even if its handler
         // could also finish (with a cancelled result) in the same instant.
-        biased;
-        () = state.shared.shutdown.cancelled() => {
-            state.shared.cancelled.fetch_add(1, Ordering::Relaxed);
-            (
+        if this.shutdown.poll(cx).is_ready() {
+            this.state.shared.cancelled.fetch_add(1, Ordering::Relaxed);
+            return Poll::Ready(Ok((
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the server is shutting down and cancelled this request\n",
             )
-                .into_response()
+                .into_response()));
         }
-        response = next.run(req) => response,
+        this.inner.poll(cx)
     }
 }
 // ANCHOR_END: request_scope

@@ -77,6 +77,7 @@ pub async fn serve_with(
         deadlines,
         connections.clone(),
         stop_accepting.clone(),
+        state.shutdown_token(),
     );
     tokio::select! {
         () = accepting => {}

@@ -29,8 +29,9 @@
 //! `GoChan` value holding both ends of each channel, shared by everyone, so a waiting
 //! sender kept its own receiver alive. Here each channel is split the tokio way: the
 //! *task* owns only its sending end, the *handler* owns the receiving ends and reads
-//! **both** (the blog's fix, `x, y := <-c1, <-c2`), within [`SUM_TIMEOUT`], and answers
-//! the whole sum (`12` for the blog's numbers). Whatever happens next, no task can outlive the request: a `oneshot` send never waits,
+//! **both** (the blog's fix, `x, y := <-c1, <-c2`), and answers the whole sum (`12` for
+//! the blog's numbers). No timeout is needed: a sum task cannot wait on anything, and
+//! the request as a whole is bounded by the server's request timeout. Whatever happens next, no task can outlive the request: a `oneshot` send never waits,
 //! and if the handler is gone (timed out, or dropped because the client left) its
 //! receivers are dropped with it and the send fails at once. The tasks are tracked by the
 //! server's `TaskTracker` too, so shutdown sees them (FIX(L8)).
@@ -41,10 +42,6 @@ use scenarios::nums::{self, Nums};
 
 // FIX(L1): each task owns its own sender; the state holds the task tracker (FIX(L8)).
 use crate::AppState;
-use std::time::Duration;
-
-/// FIX(L1): how long the handler waits for both halves.
-pub const SUM_TIMEOUT: Duration = Duration::from_secs(1);
 
 // ANCHOR: sum_task
 /// `func sum(s []int, c chan int)`: adds up one half and sends the result.
@@ -72,14 +69,11 @@ pub async fn handler(
     // which owns the receiver.
     state.shared.tasks.spawn(sum(second, c2));
 
-    // x, y := <-c1, <-c2 — FIX(L1): both results, within a deadline.
-    let both = tokio::time::timeout(SUM_TIMEOUT, async { (x.await, y.await) });
-    match both.traced().await {
-        Ok((Ok(x), Ok(y))) => Ok(nums::answer(x + y)?.to_string()),
-        Ok(_) => Err(Reject::Failed("a sum task failed".into())),
-        Err(_) => Err(Reject::Timeout(format!(
-            "the sum did not finish within {SUM_TIMEOUT:?}"
-        ))),
+    // x, y := <-c1, <-c2 — FIX(L1): both results.
+    match (x.traced().await, y.traced().await) {
+        (Ok(x), Ok(y)) => Ok(nums::answer(x + y)?.to_string()),
+        // A sum task that panicked dropped its sender.
+        _ => Err(Reject::Failed("a sum task failed".into())),
     }
 }
 // ANCHOR_END: sum_handler

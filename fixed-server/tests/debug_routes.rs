@@ -91,7 +91,7 @@ fn stack_groups_leaked_tasks_by_spawn_site() {
         if leak_probe::runtime::HAS_TASK_DUMPS {
             assert!(
                 traced.contains(
-                    "leaky_server::gochan::GoChan<T>::send at leaky-server/src/gochan.rs:"
+                    "leaky_server::gochan::Send<T> as core::future::future::Future> at leaky-server/src/gochan.rs:"
                 ),
                 "{traced}"
             );

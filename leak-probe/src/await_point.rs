@@ -22,7 +22,7 @@
 //! # How it works, and what it costs
 //!
 //! `traced()` is `#[track_caller]`: it captures the `file:line:column` of the `.traced()`
-//! call (a `&'static Location`, no allocation). Each poll of the wrapped future counts how
+//! call (a `&'static Location`, no allocation), and adds 16 bytes to the future. Each poll of the wrapped future counts how
 //! many marked awaits deep it is (a thread-local counter, balanced around the poll). The
 //! first time the inner future returns `Pending`, the wrapper writes its location into the
 //! current task's registry entry, at its depth; when the inner future finishes, or the
@@ -39,10 +39,9 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::Arc;
 use std::task::Poll;
 
-use crate::registry::{Registry, Site};
+use crate::registry::Site;
 
 thread_local! {
     /// How many marked awaits the current poll is inside of.
@@ -56,7 +55,7 @@ pub trait TraceExt: Future + Sized {
     /// Wraps the future so that, while it is pending, the current task's registry entry
     /// records this call's `file:line:column` as where the task waits.
     #[track_caller]
-    fn traced(self) -> impl Future<Output = Self::Output> {
+    fn traced(self) -> Traced<Self> {
         traced_at(self, Location::caller())
     }
 }
@@ -64,24 +63,43 @@ pub trait TraceExt: Future + Sized {
 impl<F: Future> TraceExt for F {}
 
 /// [`TraceExt::traced`] with an explicit location.
-pub async fn traced_at<F: Future>(future: F, at: Site) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    // Cleared on drop, so a cancelled await (a dropped future) leaves no trace behind.
-    let mut mark = Mark { at, recorded: None };
-    std::future::poll_fn(move |cx| {
+pub fn traced_at<F: Future>(future: F, at: Site) -> Traced<F> {
+    Traced {
+        inner: future,
+        mark: Mark { at, recorded: None },
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future whose waits are recorded in the task registry (see [`TraceExt::traced`]).
+    ///
+    /// A plain struct rather than an `async` block: every leaked task carries one, and a
+    /// wrapper that adds only a location and a few bytes keeps those tasks small.
+    pub struct Traced<F> {
+        #[pin]
+        inner: F,
+        // Cleared on drop, so a cancelled await (a dropped future) leaves no trace behind.
+        mark: Mark,
+    }
+}
+
+impl<F: Future> Future for Traced<F> {
+    type Output = F::Output;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
         let depth = Nested::enter();
-        match future.as_mut().poll(cx) {
+        match this.inner.poll(cx) {
             Poll::Pending => {
-                mark.record(depth.0);
+                this.mark.record(depth.0);
                 Poll::Pending
             }
             Poll::Ready(output) => {
-                mark.clear();
+                this.mark.clear();
                 Poll::Ready(output)
             }
         }
-    })
-    .await
+    }
 }
 
 /// One level deeper for the duration of a poll (restored even if the poll panics).
@@ -102,7 +120,10 @@ impl Drop for Nested {
 /// What a marked await wrote into the registry, so it can take it back.
 struct Mark {
     at: Site,
-    recorded: Option<(Arc<Registry>, u64, usize)>,
+    /// The task id and depth it was recorded at, packed into one word (`id << 8 |
+    /// depth`; tokio's ids start at 1 and will not reach 2^56): every leaked task carries
+    /// a `Mark`, and eight bytes less can be a smaller task allocation.
+    recorded: Option<std::num::NonZeroU64>,
 }
 
 impl Mark {
@@ -113,18 +134,27 @@ impl Mark {
         let Some(id) = tokio::task::try_id() else {
             return; // Not inside a task (e.g. `block_on`): nothing to annotate.
         };
-        let Some(registry) = crate::registry::for_current_runtime() else {
+        let id = crate::runtime::task_id(id);
+        let Ok(depth) = u8::try_from(depth) else {
             return;
         };
-        let id = crate::runtime::task_id(id);
-        if registry.set_await(id, depth, self.at) {
-            self.recorded = Some((registry, id, depth));
+        let at = self.at;
+        let recorded = crate::registry::with_current(|registry| {
+            registry.set_await(id, usize::from(depth), at)
+        });
+        if recorded == Some(true) {
+            self.recorded = std::num::NonZeroU64::new(id << 8 | u64::from(depth));
         }
     }
 
     fn clear(&mut self) {
-        if let Some((registry, id, depth)) = self.recorded.take() {
-            registry.clear_await(id, depth, self.at);
+        if let Some(packed) = self.recorded.take() {
+            let (id, depth) = (packed.get() >> 8, (packed.get() & 0xff) as u8);
+            // The registry of the runtime the task runs on (a task never changes runtime).
+            let at = self.at;
+            crate::registry::with_current(|registry| {
+                registry.clear_await(id, usize::from(depth), at);
+            });
         }
     }
 }

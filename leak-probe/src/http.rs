@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::{MatchedPath, Query, Request, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::get;
 
 use crate::metrics::{self, HttpMetrics};
@@ -99,8 +99,7 @@ pub fn instrument_with(app: Router, config: DebugConfig) -> Router {
         DebugAccess::Open => debug_routes(Arc::clone(&http), config),
         DebugAccess::Closed => metrics_route(Arc::clone(&http)),
     };
-    app.merge(debug)
-        .layer(middleware::from_fn_with_state(http, track_requests))
+    app.merge(debug).layer(TrackRequestsLayer::new(http))
 }
 
 /// Just the four debug routes, reading request metrics from `http`.
@@ -120,22 +119,97 @@ pub fn metrics_route(http: Arc<HttpMetrics>) -> Router {
         .with_state(http)
 }
 
-/// Records the route, status and latency of every request.
+/// Records the route, status and latency of every request (a tower layer).
 ///
-/// The route label is the router's pattern (`/users/{id}`), never the raw path, so the label set
-/// stays bounded whatever clients send.
-pub async fn track_requests(
-    State(http): State<Arc<HttpMetrics>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let started = Instant::now();
-    let response = next.run(req).await;
-    // `MatchedPath` is a shared string: cloning it above allocated nothing.
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    http.record(route, response.status().as_u16(), started.elapsed());
-    response
+/// The route label is the router's pattern (`/users/{id}`), never the raw path, so the
+/// label set stays bounded whatever clients send. It is a hand-written service with its
+/// own future rather than `axum::middleware::from_fn`, because that boxes a future and a
+/// service clone per request: this one allocates nothing.
+#[derive(Debug, Clone)]
+pub struct TrackRequestsLayer(Arc<HttpMetrics>);
+
+impl TrackRequestsLayer {
+    /// Records into `http`.
+    pub fn new(http: Arc<HttpMetrics>) -> Self {
+        TrackRequestsLayer(http)
+    }
+}
+
+impl<S> tower::Layer<S> for TrackRequestsLayer {
+    type Service = TrackRequests<S>;
+
+    fn layer(&self, inner: S) -> TrackRequests<S> {
+        TrackRequests {
+            inner,
+            http: Arc::clone(&self.0),
+        }
+    }
+}
+
+/// The service of [`TrackRequestsLayer`].
+#[derive(Debug, Clone)]
+pub struct TrackRequests<S> {
+    inner: S,
+    http: Arc<HttpMetrics>,
+}
+
+impl<S> tower::Service<Request> for TrackRequests<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Tracked<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        // `MatchedPath` is a shared string: cloning it allocates nothing.
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        Tracked {
+            inner: self.inner.call(req),
+            route,
+            started: Instant::now(),
+            http: Arc::clone(&self.http),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request being answered; records it when the answer is ready.
+    pub struct Tracked<F> {
+        #[pin]
+        inner: F,
+        route: Option<MatchedPath>,
+        started: Instant,
+        http: Arc<HttpMetrics>,
+    }
+}
+
+impl<F, E> std::future::Future for Tracked<F>
+where
+    F: std::future::Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        let output = std::task::ready!(this.inner.poll(cx));
+        if let Ok(response) = &output {
+            let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            this.http
+                .record(route, response.status().as_u16(), this.started.elapsed());
+        }
+        std::task::Poll::Ready(output)
+    }
 }
 
 // ANCHOR: count_route

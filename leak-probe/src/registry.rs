@@ -311,11 +311,37 @@ impl Hasher for IdHasher {
 
 type IdHash = BuildHasherDefault<IdHasher>;
 
+thread_local! {
+    /// The registry of the runtime whose worker (or blocking) thread this is: set by the
+    /// runtime's `on_thread_start` hook ([`crate::runtime::instrument`]). Such a thread
+    /// belongs to that runtime for its whole life, and cannot enter another one.
+    static THREAD_REGISTRY: std::cell::RefCell<Option<Arc<Registry>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Marks the current thread as one of `registry`'s runtime (`on_thread_start`).
+pub(crate) fn set_thread_registry(registry: Option<Arc<Registry>>) {
+    THREAD_REGISTRY.with(|r| *r.borrow_mut() = registry);
+}
+
+/// Runs `f` on the registry of the runtime this code runs on, without cloning it: on
+/// the runtime's own threads one thread-local read, and no shared counter touched (the
+/// hot path: every marked await that waits). `None` if there is no registry.
+pub fn with_current<R>(f: impl FnOnce(&Registry) -> R) -> Option<R> {
+    let mut f = Some(f);
+    let on_worker = THREAD_REGISTRY.with(|r| {
+        r.borrow()
+            .as_deref()
+            .map(|registry| (f.take().expect("called once"))(registry))
+    });
+    match on_worker {
+        Some(result) => Some(result),
+        None => for_current_runtime().map(|registry| (f.take().expect("called once"))(&registry)),
+    }
+}
+
 /// The registry of the runtime this code runs on, if that runtime was built with
 /// [`crate::runtime::instrument`] (and the build has `--cfg tokio_unstable`).
-///
-/// Called on hot paths (every marked await that waits), so the answer is cached per
-/// thread: a worker thread belongs to one runtime for its whole life.
 pub fn for_current_runtime() -> Option<Arc<Registry>> {
     #[cfg(tokio_unstable)]
     {

@@ -33,17 +33,28 @@ pub fn build(mut builder: Builder) -> io::Result<Runtime> {
     Ok(runtime)
 }
 
-/// Installs the spawn/terminate hooks that feed a fresh [`Registry`] on `builder`.
+/// Installs the hooks that feed a fresh [`Registry`] on `builder`: task spawn and
+/// terminate, and thread start and stop (so each of the runtime's threads can find the
+/// registry without a lookup).
 ///
 /// Call [`attach`] on the built runtime so [`crate::registry::for_current_runtime`] finds
-/// the registry. (A runtime has one hook of each kind: this replaces any earlier one.)
+/// the registry from other threads too. (A runtime has one hook of each kind: this
+/// replaces any earlier `on_task_spawn`, `on_task_terminate`, `on_thread_start` or
+/// `on_thread_stop`.)
 pub fn instrument(builder: &mut Builder) -> Option<Arc<Registry>> {
     #[cfg(tokio_unstable)]
     {
         let registry = Arc::new(Registry::new());
         let on_spawn = Arc::clone(&registry);
         let on_terminate = Arc::clone(&registry);
+        let on_thread = Arc::clone(&registry);
         builder
+            // Each of the runtime's threads knows its registry, so the hot paths find it
+            // with a thread-local read (see `registry::with_current`).
+            .on_thread_start(move || {
+                crate::registry::set_thread_registry(Some(Arc::clone(&on_thread)));
+            })
+            .on_thread_stop(|| crate::registry::set_thread_registry(None))
             .on_task_spawn(move |meta| {
                 // The hook runs inside `spawn`, so the current task (if any) is the parent.
                 let parent = tokio::task::try_id().map(task_id);

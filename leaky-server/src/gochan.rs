@@ -48,29 +48,18 @@ impl<T> GoChan<T> {
     }
 
     /// `c <- value`: returns once a receiver has taken the value.
-    pub async fn send(&self, value: T) {
-        // First wait for the slot to be free, then wait for our value to be taken. Each
-        // wait's `Notified` is created *before* looking at the slot: `notify_waiters`
-        // wakes it even though it is not polled yet, so no wake-up slips in between.
-        let mut value = Some(value);
-        let mut ticket = 0;
-        loop {
-            let changed = self.changed.notified();
-            {
-                let mut slot = self.lock();
-                if let Some(v) = value.take() {
-                    if slot.value.is_none() {
-                        slot.value = Some(v);
-                        ticket = slot.received + 1;
-                        self.changed.notify_waiters();
-                    } else {
-                        value = Some(v);
-                    }
-                } else if slot.received >= ticket {
-                    return;
-                }
-            }
-            changed.await;
+    ///
+    /// First it waits for the slot to be free, then for its value to be taken. Each wait's
+    /// `Notified` is created *before* looking at the slot: `notify_waiters` wakes it even
+    /// though it is not polled yet, so no wake-up slips in between. (A hand-written future
+    /// rather than an `async fn`: a leaked sender keeps this future for ever, and the
+    /// compiler's version of it is half again as big.)
+    pub fn send(&self, value: T) -> Send<'_, T> {
+        Send {
+            chan: self,
+            value: Some(value),
+            ticket: 0,
+            changed: self.changed.notified(),
         }
     }
 
@@ -87,6 +76,49 @@ impl<T> GoChan<T> {
                 }
             }
             changed.await;
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`GoChan::send`].
+    pub struct Send<'a, T> {
+        chan: &'a GoChan<T>,
+        // The value, until it is in the slot.
+        value: Option<T>,
+        // How many values must have been received for ours to be among them.
+        ticket: u64,
+        #[pin]
+        changed: tokio::sync::futures::Notified<'a>,
+    }
+}
+
+impl<T> std::future::Future for Send<'_, T> {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let mut this = self.project();
+        loop {
+            {
+                let mut slot = this.chan.lock();
+                if let Some(v) = this.value.take() {
+                    if slot.value.is_none() {
+                        slot.value = Some(v);
+                        *this.ticket = slot.received + 1;
+                        this.chan.changed.notify_waiters();
+                    } else {
+                        *this.value = Some(v);
+                    }
+                } else if slot.received >= *this.ticket {
+                    return std::task::Poll::Ready(());
+                }
+            }
+            std::task::ready!(this.changed.as_mut().poll(cx));
+            // Woken: a fresh `Notified` before looking at the slot again.
+            this.changed.set(this.chan.changed.notified());
         }
     }
 }

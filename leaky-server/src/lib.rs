@@ -104,8 +104,8 @@ pub fn app_with(state: AppState, debug: DebugConfig) -> Router {
         }
     }
     let routes = routes.with_state(state.clone());
-    // LEAK(L2, L6): the request's end reaches nothing it started (no cancellation scope).
     let routes = leak_probe::http::instrument_with(routes, debug);
+    // LEAK(L2, L6): the request's end reaches nothing it started (no cancellation scope).
     // Every request, debug routes included, runs under the limits of `harden`.
     harden::harden(routes, Limits::default(), &state.shared.in_flight)
 }

@@ -8,6 +8,12 @@ use std::process::ExitCode;
 use clap::Parser;
 use scenarios::Server;
 
+/// mimalloc, not the system allocator: every request allocates, and glibc's `malloc` was
+/// a fifth of the CPU profile under load (see the book's numbers chapter for what it
+/// bought). The report's comparison servers use it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 // The twin this binary runs: LEAK(L1)…LEAK(L8) are its leaks.
 use leaky_server::{Config, serve_with};
 

@@ -15,20 +15,30 @@
 //!
 //! The outermost layer also counts the requests in flight ([`InFlight`]), for the line
 //! each server prints when it shuts down.
+//!
+//! # What it costs
+//!
+//! Every request pays for these, so they are composed as concrete tower services around
+//! the whole router, boxed once (the router's fallback), and the checks of [`Guard`] are
+//! one hand-written service: no allocation per request, one timer (the request timeout),
+//! one semaphore permit. (Layered one by one with `Router::layer` and `from_fn`, the same
+//! limits cost about sixty heap allocations per request; the `layers` bench counts them.)
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use tower::limit::GlobalConcurrencyLimitLayer;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
+use tower::{Layer, Service, ServiceBuilder};
 
 /// Longest URI accepted.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -64,8 +74,119 @@ impl InFlight {
     }
 }
 
+/// Wraps `app` (a router, or a router already wrapped in more layers) in every limit
+/// above, counting requests in `in_flight`.
+pub fn harden<S>(app: S, limits: Limits, in_flight: &InFlight) -> Router
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
+    // Outermost first. The timeout is outside the concurrency limit: waiting for a slot
+    // counts towards it.
+    let limited = ServiceBuilder::new()
+        .layer(GuardLayer(in_flight.clone()))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            limits.max_concurrent,
+        ))
+        .service(app);
+    // One boxed route for everything: the limits wrap the whole router, debug routes too.
+    Router::new().fallback_service(limited)
+}
+
+/// The cheap checks, in one service: URI and body size, in-flight count, panics.
+#[derive(Debug, Clone)]
+pub struct GuardLayer(InFlight);
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
+            inner,
+            in_flight: self.0.clone(),
+        }
+    }
+}
+
+/// See [`GuardLayer`].
+#[derive(Debug, Clone)]
+pub struct Guard<S> {
+    inner: S,
+    in_flight: InFlight,
+}
+
+impl<S> Service<Request> for Guard<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Guarded<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let counted = Counted::enter(&self.in_flight);
+        if let Some(refused) = refuse(&req) {
+            return Guarded::Refused {
+                response: Some(refused),
+                _counted: counted,
+            };
+        }
+        // A body of unknown length is read through a limit; one of known length was
+        // checked above. (Requests without a body, all of ours, are passed as they are.)
+        let req = match http_body::Body::size_hint(req.body()).exact() {
+            Some(_) => req,
+            None => req.map(|body| Body::new(http_body_util::Limited::new(body, MAX_BODY_BYTES))),
+        };
+        Guarded::Running {
+            inner: self.inner.call(req),
+            _counted: counted,
+        }
+    }
+}
+
+/// A `414` or `413` for a request over the limits, or `None`.
+fn refuse(req: &Request) -> Option<Response> {
+    let len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if len > MAX_URI_BYTES {
+        return Some(
+            (
+                StatusCode::URI_TOO_LONG,
+                format!("the URI is {len} bytes long; at most {MAX_URI_BYTES} are accepted\n"),
+            )
+                .into_response(),
+        );
+    }
+    let declared = http_body::Body::size_hint(req.body()).exact();
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Some(
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is too large; at most {MAX_BODY_BYTES} bytes are accepted\n"),
+            )
+                .into_response(),
+        );
+    }
+    None
+}
+
 /// Counts a request as in flight for as long as it lives (answered, failed or dropped).
-struct Counted(Arc<AtomicUsize>);
+#[derive(Debug)]
+pub struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn enter(in_flight: &InFlight) -> Counted {
+        in_flight.0.fetch_add(1, Ordering::Relaxed);
+        Counted(Arc::clone(&in_flight.0))
+    }
+}
 
 impl Drop for Counted {
     fn drop(&mut self) {
@@ -73,43 +194,40 @@ impl Drop for Counted {
     }
 }
 
-async fn count_in_flight(State(in_flight): State<InFlight>, req: Request, next: Next) -> Response {
-    in_flight.0.fetch_add(1, Ordering::Relaxed);
-    let _counted = Counted(Arc::clone(&in_flight.0));
-    next.run(req).await
-}
-
-/// Wraps `router` in every limit above, counting requests in `in_flight`.
-pub fn harden(router: Router, limits: Limits, in_flight: &InFlight) -> Router {
-    router
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(limit_uri))
-        .layer(GlobalConcurrencyLimitLayer::new(limits.max_concurrent))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            limits.request_timeout,
-        ))
-        .layer(CatchPanicLayer::custom(|_| {
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error: the handler panicked\n",
-            )
-                .into_response()
-        }))
-        .layer(middleware::from_fn_with_state(
-            in_flight.clone(),
-            count_in_flight,
-        ))
-}
-
-async fn limit_uri(req: Request, next: Next) -> Response {
-    let len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
-    if len > MAX_URI_BYTES {
-        return (
-            StatusCode::URI_TOO_LONG,
-            format!("the URI is {len} bytes long; at most {MAX_URI_BYTES} are accepted\n"),
-        )
-            .into_response();
+pin_project_lite::pin_project! {
+    /// A request under [`Guard`].
+    #[project = GuardedProj]
+    pub enum Guarded<F> {
+        /// Refused before it ran.
+        Refused { response: Option<Response>, _counted: Counted },
+        /// Running; a panic while polling it becomes a `500`.
+        Running { #[pin] inner: F, _counted: Counted },
     }
-    next.run(req).await
+}
+
+impl<F> Future for Guarded<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            GuardedProj::Refused { response, .. } => {
+                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            }
+            GuardedProj::Running { inner, .. } => {
+                // The handler's future is dropped with this one after a panic, like
+                // tower-http's `CatchPanic`: nothing of it runs again.
+                match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+                    Ok(poll) => Poll::Ready(ready!(poll)),
+                    Err(_) => Poll::Ready(Ok((
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal error: the handler panicked\n",
+                    )
+                        .into_response())),
+                }
+            }
+        }
+    }
 }

@@ -112,7 +112,7 @@ pub const SCENARIOS: [Scenario; 8] = [
     Scenario {
         tag: Tag::L1,
         title: "a send nobody receives",
-        fix: "the handler owns both receivers and reads both, within a timeout",
+        fix: "the task owns only its sender; the handler owns both receivers and reads both",
         route: Some("/sum"),
         module: "sum",
         load: Load::Requests {

@@ -73,8 +73,12 @@ pub fn partial_sum(nums: &[i64]) -> i128 {
 
 /// The answer a client gets: the exact sum, or an error if it does not fit in an `i64`.
 pub fn answer(sum: i128) -> Result<i64, BadRequest> {
-    i64::try_from(sum)
-        .map_err(|_| BadRequest("the sum is out of range for a 64-bit integer".into()))
+    i64::try_from(sum).map_err(|_| out_of_range())
+}
+
+/// The answer to a sum outside `i64`.
+pub fn out_of_range() -> BadRequest {
+    BadRequest("the sum is out of range for a 64-bit integer".into())
 }
 
 fn truncate(s: &str) -> String {
