@@ -89,6 +89,10 @@ else
   echo "generate.sh: go is not installed; keeping the existing $out/load-go.txt" >&2
 fi
 
+echo "== heap allocations per request, stage by stage (the layers bench, once)"
+cargo test -q --release -p benches --bench layers 2>/dev/null | grep 'heap allocations per request' \
+  > "$out/allocations.txt"
+
 echo "== the numbers report"
 "$bin/report" $quick --out "$out/numbers.md"
 
