@@ -63,15 +63,32 @@ fn count_and_stack(c: &mut Criterion) {
 }
 
 fn registry(c: &mut Criterion) {
-    let mut group = c.benchmark_group("probes/spawn + join an empty task");
+    // 1000 tasks spawned and joined per iteration: the per-task cost is the time / 1000,
+    // without the wake-up latency of one task at a time dominating it.
+    let mut group = c.benchmark_group("probes/spawn + join 1000 empty tasks");
     for (name, instrumented) in [("without registry", false), ("with registry", true)] {
         let rt = runtime(instrumented);
         group.bench_function(name, |b| {
-            b.to_async(&rt)
-                .iter(|| async { tokio::spawn(async {}).await.unwrap() });
+            b.to_async(&rt).iter(|| async {
+                let handles: Vec<_> = (0..1000).map(|_| tokio::spawn(async {})).collect();
+                for h in handles {
+                    h.await.unwrap();
+                }
+            });
         });
     }
     group.finish();
+    // What the hooks do per task, alone: one insert and one remove.
+    let registry = leak_probe::registry::Registry::new();
+    let site = std::panic::Location::caller();
+    let mut id = 0u64;
+    c.bench_function("probes/registry insert + remove", |b| {
+        b.iter(|| {
+            id += 1;
+            registry.on_spawn(id, site, Some(1));
+            registry.on_terminate(id);
+        });
+    });
 }
 
 fn config() -> Criterion {

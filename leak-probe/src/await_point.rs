@@ -195,6 +195,11 @@ mod tests {
             assert_eq!(lines, vec![inner_line, outer_line]);
             tx.send(()).unwrap();
             task.await.unwrap();
+            // tokio runs the terminate hook just after it wakes the `JoinHandle`.
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while registry.get(id).is_some() && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             assert!(registry.get(id).is_none());
         });
     }

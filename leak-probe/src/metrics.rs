@@ -61,8 +61,18 @@ pub struct HttpMetrics {
     routes: RwLock<BTreeMap<String, Arc<RouteStats>>>,
 }
 
-#[derive(Debug)]
+/// Stripes per route: each thread records into one of its own (picked once per thread),
+/// so two workers recording the same route do not fight over one cache line.
+const STRIPES: usize = 4;
+
+#[derive(Debug, Default)]
 struct RouteStats {
+    stripes: [Stripe; STRIPES],
+}
+
+#[derive(Debug)]
+#[repr(align(128))]
+struct Stripe {
     /// One counter per bucket (cumulative counts are summed at scrape time) plus `+Inf`.
     buckets: [AtomicU64; BUCKETS.len() + 1],
     sum_micros: AtomicU64,
@@ -70,14 +80,44 @@ struct RouteStats {
     statuses: Box<[AtomicU64]>,
 }
 
-impl Default for RouteStats {
+impl Default for Stripe {
     fn default() -> Self {
-        RouteStats {
+        Stripe {
             buckets: Default::default(),
             sum_micros: AtomicU64::new(0),
             statuses: (0..STATUSES).map(|_| AtomicU64::new(0)).collect(),
         }
     }
+}
+
+impl RouteStats {
+    fn bucket(&self, i: usize) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| s.buckets[i].load(Ordering::Relaxed))
+            .sum()
+    }
+
+    fn status(&self, code: usize) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| s.statuses[code].load(Ordering::Relaxed))
+            .sum()
+    }
+
+    fn sum_micros(&self) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| s.sum_micros.load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+static NEXT_STRIPE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's stripe of every route.
+    static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
 }
 
 thread_local! {
@@ -90,16 +130,17 @@ impl HttpMetrics {
     /// Records one finished request.
     pub fn record(&self, route: &str, status: u16, elapsed: Duration) {
         let stats = self.route(route);
+        let stripe = &stats.stripes[STRIPE.with(|s| *s)];
         let secs = elapsed.as_secs_f64();
         let bucket = BUCKETS
             .iter()
             .position(|&le| secs <= le)
             .unwrap_or(BUCKETS.len());
-        stats.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        stripe.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        stats.sum_micros.fetch_add(micros, Ordering::Relaxed);
+        stripe.sum_micros.fetch_add(micros, Ordering::Relaxed);
         let code = usize::from(status.clamp(100, 599)) - 100;
-        stats.statuses[code].fetch_add(1, Ordering::Relaxed);
+        stripe.statuses[code].fetch_add(1, Ordering::Relaxed);
     }
 
     /// This route's counters: from the thread's cache, else found or created under the
@@ -132,9 +173,9 @@ impl HttpMetrics {
     /// Requests recorded for `route` with `status` so far.
     pub fn requests(&self, route: &str, status: u16) -> u64 {
         let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
-        routes.get(route).map_or(0, |s| {
-            s.statuses[usize::from(status.clamp(100, 599)) - 100].load(Ordering::Relaxed)
-        })
+        routes
+            .get(route)
+            .map_or(0, |s| s.status(usize::from(status.clamp(100, 599)) - 100))
     }
 }
 
@@ -197,8 +238,8 @@ impl Collector for Scrape {
             MetricType::Counter,
         )?;
         for (route, stats) in routes.iter() {
-            for (code, count) in stats.statuses.iter().enumerate() {
-                let count = count.load(Ordering::Relaxed);
+            for code in 0..STATUSES {
+                let count = stats.status(code);
                 if count > 0 {
                     let labels = [
                         ("route", route.clone()),
@@ -219,18 +260,14 @@ impl Collector for Scrape {
             MetricType::Histogram,
         )?;
         for (route, stats) in routes.iter() {
-            let counts: Vec<u64> = stats
-                .buckets
-                .iter()
-                .map(|b| b.load(Ordering::Relaxed))
-                .collect();
+            let counts: Vec<u64> = (0..=BUCKETS.len()).map(|i| stats.bucket(i)).collect();
             let buckets: Vec<(f64, u64)> = BUCKETS
                 .iter()
                 .copied()
                 .chain([f64::INFINITY])
                 .zip(counts.iter().copied())
                 .collect();
-            let sum = stats.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let sum = stats.sum_micros() as f64 / 1e6;
             let labels = [("route", route.clone())];
             durations
                 .encode_family(&labels)?

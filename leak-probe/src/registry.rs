@@ -87,19 +87,210 @@ struct Entry {
     awaits: [Option<Site>; AWAIT_DEPTH],
 }
 
+/// How many operations a thread's buffer holds before it is applied to the shards.
+const FLUSH_AT: usize = 64;
+
 /// Live tasks of one runtime, by id.
 ///
 /// Created by [`crate::runtime::instrument`], which wires it to the runtime's hooks; read
 /// by everything else through [`for_current_runtime`].
+///
+/// # Where an entry lives
+///
+/// Most tasks live for microseconds. So that they cost the spawning thread next to
+/// nothing, the hooks write into a small buffer of the calling thread (locked only by
+/// that thread, unless a reader or another thread's termination looks into it) rather
+/// than into the shared shards:
+///
+/// - a spawn is appended to the thread's buffer;
+/// - a termination first looks for its spawn in the same buffer: a task spawned and ended
+///   on one thread between two flushes never touches shared state;
+/// - a buffer is applied to the shards when it holds [`FLUSH_AT`] operations, when its
+///   thread ends, and before anything reads the registry.
+///
+/// Applying a buffer moves its spawns into the shards *while holding the buffer's lock*,
+/// so a termination that finds its spawn neither in its shard nor in any buffer, looking
+/// at the shard again afterwards, either finds it there or knows the id was never spawned
+/// through `on_spawn` (`spawn_blocking` work and worker threads end through the terminate
+/// hook too).
 pub struct Registry {
-    shards: Box<[Mutex<HashMap<u64, Entry, IdHash>>]>,
-    epoch: Instant,
-    spawned: AtomicU64,
+    shared: Arc<Shared>,
     /// Set while a report of this runtime is being built (see `report::current`): one at
     /// a time, so a burst of `/_stack` requests cannot pile up work.
     pub(crate) reporting: AtomicBool,
     /// Set while a tokio task dump of this runtime runs.
     pub(crate) dumping: AtomicBool,
+}
+
+struct Shared {
+    /// Tells this registry's buffers apart in a thread's list.
+    id: u64,
+    shards: Box<[Mutex<Shard>]>,
+    epoch: Instant,
+    /// Every thread's buffer (weak: a buffer belongs to its thread).
+    buffers: Mutex<Vec<std::sync::Weak<Buffer>>>,
+    /// Spawns counted by buffers that are gone.
+    spawned_by_gone_buffers: AtomicU64,
+}
+
+#[derive(Default)]
+struct Shard {
+    live: HashMap<u64, Entry, IdHash>,
+}
+
+/// One thread's pending operations on one registry.
+#[derive(Default)]
+struct Buffer {
+    pending: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    spawns: Vec<(u64, Entry)>,
+    terminated: Vec<u64>,
+    /// Spawns this buffer has seen, in all.
+    spawned: u64,
+}
+
+static NEXT_REGISTRY_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's buffers, one per registry it spawned into or saw a task end of.
+    static BUFFERS: std::cell::RefCell<Vec<LocalBuffer>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A thread's handle on its buffer; applies what is left when the thread ends.
+struct LocalBuffer {
+    registry: std::sync::Weak<Shared>,
+    registry_id: u64,
+    buffer: Arc<Buffer>,
+}
+
+impl Drop for LocalBuffer {
+    fn drop(&mut self) {
+        if let Some(shared) = self.registry.upgrade() {
+            shared.flush(&self.buffer);
+            let spawned = lock(&self.buffer.pending).spawned;
+            shared
+                .spawned_by_gone_buffers
+                .fetch_add(spawned, Ordering::Relaxed);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks cannot leave a half-written entry behind,
+    // so a poisoned lock is still safe to use.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn shard(&self, id: u64) -> MutexGuard<'_, Shard> {
+        // Task ids are sequential; a multiplicative hash spreads neighbours over shards,
+        // and its top SHARD_BITS bits pick one.
+        let index = (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARD_BITS)) as usize;
+        lock(&self.shards[index])
+    }
+
+    /// Runs `f` on this thread's buffer for this registry (made on first use).
+    fn with_buffer<R>(self: &Arc<Self>, f: impl FnOnce(&Arc<Buffer>) -> R) -> R {
+        let mut f = Some(f);
+        let found = BUFFERS.try_with(|buffers| {
+            let mut buffers = buffers.borrow_mut();
+            if let Some(local) = buffers.iter().find(|b| b.registry_id == self.id) {
+                return (f.take().expect("once"))(&local.buffer);
+            }
+            // Entries of registries that are gone make room.
+            buffers.retain(|b| b.registry.strong_count() > 0);
+            let buffer = Arc::new(Buffer::default());
+            lock(&self.buffers).push(Arc::downgrade(&buffer));
+            buffers.push(LocalBuffer {
+                registry: Arc::downgrade(self),
+                registry_id: self.id,
+                buffer: Arc::clone(&buffer),
+            });
+            (f.take().expect("once"))(&buffer)
+        });
+        match found {
+            Ok(result) => result,
+            // The thread is ending and its locals are gone: use a one-off buffer.
+            Err(_) => {
+                let buffer = Arc::new(Buffer::default());
+                let result = (f.take().expect("once"))(&buffer);
+                self.flush(&buffer);
+                result
+            }
+        }
+    }
+
+    /// Applies `buffer` to the shards.
+    fn flush(&self, buffer: &Buffer) {
+        let terminated = {
+            let mut pending = lock(&buffer.pending);
+            // Spawns move into the shards under the buffer's lock (see the type's docs).
+            for (id, entry) in pending.spawns.drain(..) {
+                self.shard(id).live.insert(id, entry);
+            }
+            std::mem::take(&mut pending.terminated)
+        };
+        for id in terminated {
+            self.forget(id, Some(buffer));
+        }
+    }
+
+    /// Removes task `id` wherever its entry is: its shard, or a buffer not yet applied.
+    fn forget(&self, id: u64, except: Option<&Buffer>) {
+        if self.shard(id).live.remove(&id).is_some() {
+            return;
+        }
+        for buffer in self.live_buffers() {
+            if except.is_some_and(|e| std::ptr::eq(e, &*buffer)) {
+                continue;
+            }
+            let mut pending = lock(&buffer.pending);
+            if let Some(at) = pending.spawns.iter().position(|(s, _)| *s == id) {
+                pending.spawns.swap_remove(at);
+                return;
+            }
+        }
+        // Applied to the shard meanwhile? (Else: never spawned through the spawn hook.)
+        self.shard(id).live.remove(&id);
+    }
+
+    fn live_buffers(&self) -> Vec<Arc<Buffer>> {
+        let mut buffers = lock(&self.buffers);
+        buffers.retain(|b| b.strong_count() > 0);
+        buffers
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .collect()
+    }
+
+    /// Applies every thread's buffer: afterwards the shards hold every live task.
+    fn flush_all(&self) {
+        for buffer in self.live_buffers() {
+            self.flush(&buffer);
+        }
+    }
+
+    /// Runs `f` on task `id`'s entry, wherever it is; `None` if the task is unknown.
+    fn with_entry<R>(&self, id: u64, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+        let mut f = Some(f);
+        if let Some(entry) = self.shard(id).live.get_mut(&id) {
+            return Some((f.take().expect("once"))(entry));
+        }
+        for buffer in self.live_buffers() {
+            let mut pending = lock(&buffer.pending);
+            if let Some((_, entry)) = pending.spawns.iter_mut().find(|(s, _)| *s == id) {
+                return Some((f.take().expect("once"))(entry));
+            }
+        }
+        // Applied meanwhile?
+        self.shard(id)
+            .live
+            .get_mut(&id)
+            .map(|entry| (f.take().expect("once"))(entry))
+    }
 }
 
 impl std::fmt::Debug for Registry {
@@ -121,30 +312,23 @@ impl Registry {
     /// An empty registry, not yet attached to any runtime.
     pub fn new() -> Self {
         Registry {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            epoch: Instant::now(),
-            spawned: AtomicU64::new(0),
+            shared: Arc::new(Shared {
+                id: NEXT_REGISTRY_ID.fetch_add(1, Ordering::Relaxed),
+                shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+                epoch: Instant::now(),
+                buffers: Mutex::default(),
+                spawned_by_gone_buffers: AtomicU64::new(0),
+            }),
             reporting: AtomicBool::new(false),
             dumping: AtomicBool::new(false),
         }
-    }
-
-    fn shard(&self, id: u64) -> MutexGuard<'_, HashMap<u64, Entry, IdHash>> {
-        // Task ids are sequential; a multiplicative hash spreads neighbours over shards,
-        // and its top SHARD_BITS bits pick one.
-        let index = (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARD_BITS)) as usize;
-        // A panic while holding a shard lock cannot leave a half-written entry behind, so
-        // a poisoned lock is still safe to use.
-        self.shards[index]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn info(&self, id: u64, e: &Entry) -> TaskInfo {
         TaskInfo {
             id,
             site: e.site,
-            spawned_at: self.epoch + Duration::from_nanos(e.spawned_ns),
+            spawned_at: self.shared.epoch + Duration::from_nanos(e.spawned_ns),
             parent: (e.parent != 0).then_some(e.parent),
             awaits: e.awaits,
         }
@@ -155,12 +339,19 @@ impl Registry {
     pub fn on_spawn(&self, id: u64, site: Site, parent: Option<u64>) {
         let entry = Entry {
             site,
-            spawned_ns: u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            spawned_ns: u64::try_from(self.shared.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX),
             parent: parent.unwrap_or(0),
             awaits: [None; AWAIT_DEPTH],
         };
-        self.shard(id).insert(id, entry);
-        self.spawned.fetch_add(1, Ordering::Relaxed);
+        let full = self.shared.with_buffer(|buffer| {
+            let mut pending = lock(&buffer.pending);
+            pending.spawns.push((id, entry));
+            pending.spawned += 1;
+            pending.spawns.len() + pending.terminated.len() >= FLUSH_AT
+        });
+        if full {
+            self.shared.with_buffer(|buffer| self.shared.flush(buffer));
+        }
     }
 
     /// Called by the terminate hook: forget task `id`.
@@ -168,7 +359,19 @@ impl Registry {
     /// The hook also fires for `spawn_blocking` work and worker threads, which never went
     /// through `on_spawn`; removing an unknown id does nothing.
     pub fn on_terminate(&self, id: u64) {
-        self.shard(id).remove(&id);
+        let full = self.shared.with_buffer(|buffer| {
+            let mut pending = lock(&buffer.pending);
+            // Spawned on this thread since its last flush: both cancel out here.
+            if let Some(at) = pending.spawns.iter().rposition(|(s, _)| *s == id) {
+                pending.spawns.swap_remove(at);
+                return false;
+            }
+            pending.terminated.push(id);
+            pending.spawns.len() + pending.terminated.len() >= FLUSH_AT
+        });
+        if full {
+            self.shared.with_buffer(|buffer| self.shared.flush(buffer));
+        }
     }
 
     /// Records that task `id` waits at `point`, `depth` awaits deep. Returns whether the
@@ -177,33 +380,27 @@ impl Registry {
         if depth >= AWAIT_DEPTH {
             return false;
         }
-        match self.shard(id).get_mut(&id) {
-            Some(entry) => {
-                entry.awaits[depth] = Some(point);
-                true
-            }
-            None => false,
-        }
+        self.shared
+            .with_entry(id, |entry| entry.awaits[depth] = Some(point))
+            .is_some()
     }
 
     /// Forgets that task `id` waits at `point` at `depth` (if that is still what is
     /// recorded there).
     pub fn clear_await(&self, id: u64, depth: usize, point: Site) {
-        if let Some(entry) = self.shard(id).get_mut(&id) {
+        self.shared.with_entry(id, |entry| {
             if let Some(slot) = entry.awaits.get_mut(depth) {
                 if slot.is_some_and(|p| std::ptr::eq(p, point)) {
                     *slot = None;
                 }
             }
-        }
+        });
     }
 
     /// Number of live tasks the registry knows about.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).len())
-            .sum()
+        self.shared.flush_all();
+        self.shared.shards.iter().map(|s| lock(s).live.len()).sum()
     }
 
     /// Whether no task is registered.
@@ -213,31 +410,41 @@ impl Registry {
 
     /// Tasks spawned since the registry was attached (a counter; never goes down).
     pub fn spawned_total(&self) -> u64 {
-        self.spawned.load(Ordering::Relaxed)
+        let buffered: u64 = self
+            .shared
+            .live_buffers()
+            .iter()
+            .map(|b| lock(&b.pending).spawned)
+            .sum();
+        buffered + self.shared.spawned_by_gone_buffers.load(Ordering::Relaxed)
     }
 
-    /// What the registry knows of one task, if it is alive.
+    /// What the registry knows of one task, if it is alive. (Applies every thread's
+    /// buffer first, like every read: call [`Registry::snapshot`] once for many tasks.)
     pub fn get(&self, id: u64) -> Option<TaskInfo> {
-        self.shard(id).get(&id).map(|e| self.info(id, e))
+        self.shared.flush_all();
+        let entry = *self.shared.shard(id).live.get(&id)?;
+        Some(self.info(id, &entry))
     }
 
-    /// A copy of every live entry. Locks one shard at a time, so spawning goes on
-    /// meanwhile; no runtime pause is involved.
+    /// A copy of every live entry. Applies the threads' buffers, then locks one shard at
+    /// a time, so spawning goes on meanwhile; no runtime pause is involved.
     pub fn snapshot(&self) -> Vec<TaskInfo> {
-        let mut out = Vec::with_capacity(self.len());
-        for shard in self.shards.iter() {
-            let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-            out.extend(shard.iter().map(|(&id, e)| self.info(id, e)));
+        self.shared.flush_all();
+        let mut out = Vec::new();
+        for shard in self.shared.shards.iter() {
+            let shard = lock(shard);
+            out.extend(shard.live.iter().map(|(&id, e)| self.info(id, e)));
         }
         out
     }
 
     /// Live tasks per spawn site, most tasks first: `(site, count)`.
     pub fn count_by_site(&self) -> Vec<(Site, usize)> {
+        self.shared.flush_all();
         let mut by_site: HashMap<Site, usize> = HashMap::new();
-        for shard in self.shards.iter() {
-            let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-            for e in shard.values() {
+        for shard in self.shared.shards.iter() {
+            for e in lock(shard).live.values() {
                 *by_site.entry(e.site).or_default() += 1;
             }
         }
@@ -430,10 +637,12 @@ mod tests {
         for id in 1..=10_000 {
             registry.on_spawn(id, here, Some(1));
         }
+        registry.shared.flush_all();
         let used = registry
+            .shared
             .shards
             .iter()
-            .filter(|s| !s.lock().unwrap().is_empty())
+            .filter(|s| !s.lock().unwrap().live.is_empty())
             .count();
         assert_eq!(used, SHARDS);
         assert_eq!(registry.get(5).and_then(|t| t.parent), Some(1));
@@ -480,5 +689,93 @@ mod tests {
             short_path("leaky-server/src/sum.rs"),
             "leaky-server/src/sum.rs"
         );
+    }
+}
+
+#[cfg(test)]
+mod buffered {
+    use super::*;
+
+    /// Threads that spawn, end each other's tasks, and end tasks never spawned through
+    /// the hook (spawn_blocking) leave exactly the tasks still alive in the registry.
+    #[test]
+    fn cross_thread_spawns_and_ends_leave_exactly_the_live_tasks() {
+        let registry = Arc::new(Registry::new());
+        let site = Location::caller();
+        let threads = 4u64;
+        let per_thread = 5_000u64;
+        // Thread t spawns ids t, t+threads, ...; it ends half of its own right away and
+        // leaves the other half for the next thread to end.
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u64>>();
+        let mut handles = Vec::new();
+        for t in 0..threads {
+            let registry = Arc::clone(&registry);
+            let tx = tx.clone();
+            handles.push(std::thread::spawn(move || {
+                let mut handed_over = Vec::new();
+                for i in 0..per_thread {
+                    let id = 1 + t + i * threads;
+                    registry.on_spawn(id, site, None);
+                    if i % 2 == 0 {
+                        registry.on_terminate(id);
+                    } else {
+                        handed_over.push(id);
+                    }
+                    // An id nobody spawned (a spawn_blocking task ending).
+                    registry.on_terminate(10_000_000 + id);
+                }
+                tx.send(handed_over).unwrap();
+            }));
+        }
+        drop(tx);
+        let handed: Vec<Vec<u64>> = rx.iter().collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        // End all but the last 10 of each hand-over, on threads of their own.
+        let mut enders = Vec::new();
+        let mut alive = Vec::new();
+        for ids in handed {
+            let (end, keep) = ids.split_at(ids.len() - 10);
+            alive.extend_from_slice(keep);
+            let (registry, end) = (Arc::clone(&registry), end.to_vec());
+            enders.push(std::thread::spawn(move || {
+                for id in end {
+                    registry.on_terminate(id);
+                }
+            }));
+        }
+        for e in enders {
+            e.join().unwrap();
+        }
+        let mut live: Vec<u64> = registry.snapshot().iter().map(|t| t.id).collect();
+        live.sort_unstable();
+        alive.sort_unstable();
+        assert_eq!(live, alive);
+        assert_eq!(registry.spawned_total(), threads * per_thread);
+    }
+
+    /// A task spawned on one thread and still in that thread's buffer can be marked as
+    /// waiting, and ended, from another thread.
+    #[test]
+    fn a_task_pending_in_another_threads_buffer_is_found() {
+        let registry = Arc::new(Registry::new());
+        let (site, point) = (Location::caller(), Location::caller());
+        let spawner = std::thread::spawn({
+            let registry = Arc::clone(&registry);
+            move || {
+                registry.on_spawn(42, site, None);
+                // Keep the thread (and its buffer) alive until told.
+                std::thread::park();
+            }
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(registry.set_await(42, 0, point));
+        assert_eq!(registry.get(42).unwrap().waiting_at().count(), 1);
+        registry.on_terminate(42);
+        assert!(registry.snapshot().is_empty());
+        spawner.thread().unpark();
+        spawner.join().unwrap();
+        assert!(registry.snapshot().is_empty());
     }
 }

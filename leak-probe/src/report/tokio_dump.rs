@@ -193,6 +193,11 @@ mod imp {
         // so the runtime's workers go on serving meanwhile.
         let rendered = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
+            let sites: HashMap<u64, registry::Site> = registry
+                .snapshot()
+                .into_iter()
+                .map(|t| (t.id, t.site))
+                .collect();
             let mut per_site_seen: HashMap<Option<registry::Site>, usize> = HashMap::new();
             let by_id: HashMap<u64, String> = dump
                 .tasks()
@@ -200,7 +205,7 @@ mod imp {
                 .map(|t| {
                     let id = crate::runtime::task_id(t.id());
                     if let Some(limit) = per_site {
-                        let site = registry.get(id).map(|t| t.site);
+                        let site = sites.get(&id).copied();
                         let seen = per_site_seen.entry(site).or_default();
                         *seen += 1;
                         if *seen > limit {
