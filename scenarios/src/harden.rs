@@ -20,9 +20,11 @@
 //!
 //! Every request pays for these, so they are composed as concrete tower services around
 //! the whole router, boxed once (the router's fallback), and the checks of [`Guard`] are
-//! one hand-written service: no allocation per request, one timer (the request timeout),
-//! one semaphore permit. (Layered one by one with `Router::layer` and `from_fn`, the same
-//! limits cost about sixty heap allocations per request; the `layers` bench counts them.)
+//! one hand-written service: no allocation per request, one semaphore permit, and a timer
+//! only for a request that waits (the request timeout starts at its first wait, so a
+//! request answered at once never touches the timer wheel). Layered one by one with
+//! `Router::layer` and `from_fn`, the same limits cost dozens of heap allocations per
+//! request; the `layers` bench counts them.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -30,7 +32,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -81,14 +83,13 @@ where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
 {
-    // Outermost first. The timeout is outside the concurrency limit: waiting for a slot
-    // counts towards it.
+    // Outermost first. The guard holds the timeout, so waiting for a slot of the
+    // concurrency limit counts towards it.
     let limited = ServiceBuilder::new()
-        .layer(GuardLayer(in_flight.clone()))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            limits.request_timeout,
-        ))
+        .layer(GuardLayer {
+            in_flight: in_flight.clone(),
+            timeout: limits.request_timeout,
+        })
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             limits.max_concurrent,
         ))
@@ -97,9 +98,13 @@ where
     Router::new().fallback_service(limited)
 }
 
-/// The cheap checks, in one service: URI and body size, in-flight count, panics.
+/// The per-request checks, in one service: URI and body size, the request timeout, the
+/// in-flight count, panics.
 #[derive(Debug, Clone)]
-pub struct GuardLayer(InFlight);
+pub struct GuardLayer {
+    in_flight: InFlight,
+    timeout: Duration,
+}
 
 impl<S> Layer<S> for GuardLayer {
     type Service = Guard<S>;
@@ -107,7 +112,8 @@ impl<S> Layer<S> for GuardLayer {
     fn layer(&self, inner: S) -> Guard<S> {
         Guard {
             inner,
-            in_flight: self.0.clone(),
+            in_flight: self.in_flight.clone(),
+            timeout: self.timeout,
         }
     }
 }
@@ -117,6 +123,7 @@ impl<S> Layer<S> for GuardLayer {
 pub struct Guard<S> {
     inner: S,
     in_flight: InFlight,
+    timeout: Duration,
 }
 
 impl<S> Service<Request> for Guard<S>
@@ -147,6 +154,8 @@ where
         };
         Guarded::Running {
             inner: self.inner.call(req),
+            timeout: self.timeout,
+            timer: None,
             _counted: counted,
         }
     }
@@ -200,8 +209,15 @@ pin_project_lite::pin_project! {
     pub enum Guarded<F> {
         /// Refused before it ran.
         Refused { response: Option<Response>, _counted: Counted },
-        /// Running; a panic while polling it becomes a `500`.
-        Running { #[pin] inner: F, _counted: Counted },
+        /// Running; a panic while polling it becomes a `500`, and it times out `timeout`
+        /// after it first waits. (The timer is armed only then: a request answered on its
+        /// first poll never touches the timer wheel.)
+        Running {
+            #[pin] inner: F,
+            timeout: Duration,
+            #[pin] timer: Option<tokio::time::Sleep>,
+            _counted: Counted,
+        },
     }
 }
 
@@ -216,17 +232,37 @@ where
             GuardedProj::Refused { response, .. } => {
                 Poll::Ready(Ok(response.take().expect("polled after completion")))
             }
-            GuardedProj::Running { inner, .. } => {
+            GuardedProj::Running {
+                inner,
+                timeout,
+                mut timer,
+                ..
+            } => {
                 // The handler's future is dropped with this one after a panic, like
                 // tower-http's `CatchPanic`: nothing of it runs again.
                 match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-                    Ok(poll) => Poll::Ready(ready!(poll)),
-                    Err(_) => Poll::Ready(Ok((
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal error: the handler panicked\n",
-                    )
-                        .into_response())),
+                    Ok(Poll::Ready(output)) => return Poll::Ready(output),
+                    Ok(Poll::Pending) => {}
+                    Err(_) => {
+                        return Poll::Ready(Ok((
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "internal error: the handler panicked\n",
+                        )
+                            .into_response()));
+                    }
                 }
+                if timer.is_none() {
+                    timer.set(Some(tokio::time::sleep(*timeout)));
+                }
+                let expired = timer
+                    .as_pin_mut()
+                    .is_some_and(|sleep| sleep.poll(cx).is_ready());
+                if expired {
+                    // Dropping this future drops the handler's: whatever it owned is
+                    // cancelled (its request token with it).
+                    return Poll::Ready(Ok(StatusCode::REQUEST_TIMEOUT.into_response()));
+                }
+                Poll::Pending
             }
         }
     }

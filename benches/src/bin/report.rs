@@ -47,9 +47,12 @@ struct Args {
     /// Smaller sizes (a minute instead of several).
     #[arg(long)]
     quick: bool,
-    /// Rounds of the throughput table (each server once per round).
-    #[arg(long, default_value_t = 5)]
+    /// Rounds of the throughput table (each server once per round, in turns).
+    #[arg(long, default_value_t = 10)]
     rounds: usize,
+    /// Requests per throughput run (what `oha -n` is given).
+    #[arg(long, default_value_t = 20_000)]
+    requests: u64,
 }
 
 /// A server to start: a program, its flags, and how it is told its address.
@@ -118,22 +121,18 @@ impl Proc {
             .map_or(0, |kb| kb * 1024)
     }
 
-    /// User + system CPU time so far, in clock ticks (1/100 s on Linux).
-    fn cpu_ticks(&self) -> u64 {
-        let stat = self.proc_file("stat");
-        // The fields after the command name, which is in parentheses.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map_or("", |(_, rest)| rest)
-            .split_whitespace()
-            .collect();
-        let field = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<u64>().ok())
-                .unwrap_or(0)
+    /// CPU time the server's threads have run so far, in nanoseconds: the
+    /// sum of the first field of every `/proc/PID/task/*/schedstat` (the
+    /// scheduler's own accounting, finer than the 10 ms ticks of `stat`).
+    fn cpu_ns(&self) -> u64 {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.child.id())) else {
+            return 0;
         };
-        field(11) + field(12)
+        tasks
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+            .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .sum()
     }
 }
 
@@ -245,16 +244,15 @@ fn spec(n: u64) -> LoadSpec {
 async fn throughput(server: &ServerSpec, loader: &Loader, n: u64) -> Result<Sample, String> {
     let proc = Proc::start(server).await?;
     let url = proc.url(Tag::L1.route());
-    loader.run(&url, (n / 10).max(1000)).await?;
-    let before = proc.cpu_ticks();
+    loader.run(&url, 2_000).await?;
+    let before = proc.cpu_ns();
     let (rps, p50_ms, p99_ms) = loader.run(&url, n).await?;
-    let ticks = proc.cpu_ticks().saturating_sub(before);
+    let ns = proc.cpu_ns().saturating_sub(before);
     Ok(Sample {
         rps,
         p50_ms,
         p99_ms,
-        // A clock tick is 10 ms.
-        cpu_us_per_request: ticks as f64 * 10_000.0 / n as f64,
+        cpu_us_per_request: ns as f64 / 1000.0 / n as f64,
     })
 }
 
@@ -404,6 +402,14 @@ fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1e3)
 }
 
+fn size(bytes: usize) -> String {
+    if bytes >= 1_000_000 {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    } else {
+        format!("{:.1} KB", bytes as f64 / 1e3)
+    }
+}
+
 fn verdict(ok: bool) -> &'static str {
     if ok { "holds" } else { "**missed**" }
 }
@@ -475,7 +481,11 @@ async fn main() -> ExitCode {
     if let Loader::LoadClient = loader {
         notes.push("oha is not installed (`cargo install oha --locked`): throughput measured with load-client.".into());
     }
-    let n: u64 = if args.quick { 20_000 } else { 100_000 };
+    let n: u64 = if args.quick {
+        args.requests.min(10_000)
+    } else {
+        args.requests
+    };
     let (small, large): (u64, u64) = if args.quick {
         (1_000, 5_000)
     } else {
@@ -593,10 +603,10 @@ async fn main() -> ExitCode {
     for r in &rows {
         for (path, took, bytes, worst) in &r.dumps {
             md.push_str(&format!(
-                "| {} `{path}` | {} | {:.1} MB | {} |\n",
+                "| {} `{path}` | {} | {} | {} |\n",
                 r.name,
                 ms(*took),
-                *bytes as f64 / 1e6,
+                size(*bytes),
                 ms(*worst)
             ));
         }
