@@ -93,6 +93,16 @@ echo "== heap allocations per request, stage by stage (the layers bench, once)"
 cargo test -q --release -p benches --bench layers 2>/dev/null | grep 'heap allocations per request' \
   > "$out/allocations.txt"
 
+echo "== the soak: a million requests of every kind against fixed-server (about 1.5 minutes)"
+soak_requests=1000000
+if [[ -n "$quick" ]]; then soak_requests=100000; fi
+"$bin/load-client" soak --requests "$soak_requests" -- "$bin/fixed-server" \
+  --header-timeout 1s --idle-timeout 2s > "$out/soak.txt"
+tail -n 1 "$out/soak.txt" | grep -q ': ok$' || {
+  echo "generate.sh: the soak failed: $(tail -n 1 "$out/soak.txt")" >&2
+  exit 1
+}
+
 echo "== the numbers report"
 "$bin/report" $quick --out "$out/numbers.md"
 

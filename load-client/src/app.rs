@@ -99,7 +99,29 @@ pub async fn load(opts: LoadOptions) -> Result<u8, Error> {
     )
     .await;
     progress.finish_and_clear();
-    let report = report?;
+    let report = match report {
+        Ok(report) => report,
+        Err(Error::TargetLost(lost)) => {
+            // The figures so far still go out; the reason goes to stderr (main) and the
+            // exit code is 3.
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&lost).expect("the report serializes")
+                );
+            } else {
+                println!(
+                    "round {} stopped after {} requests ({} answered); {} round(s) finished before",
+                    lost.round,
+                    lost.requests,
+                    lost.answered,
+                    lost.rounds.len()
+                );
+            }
+            return Err(Error::TargetLost(lost));
+        }
+        Err(e) => return Err(e),
+    };
 
     if !json && spec.rounds > 1 {
         println!("whole run ({} rounds):", spec.rounds);
@@ -199,14 +221,15 @@ fn write_plot(path: &std::path::Path, report: &run::RunReport) -> Result<(), Err
         }],
         markers: Vec::new(),
     }];
-    if !report.latency_samples.is_empty() {
+    if !report.latency_over_time.is_empty() {
+        let width = report.latency_over_time.width().as_millis();
         panels.push(plot::Panel {
-            title: "latency, p99 per 250 ms".into(),
+            title: format!("latency, p99 per {width} ms"),
             y_label: "ms".into(),
             series: vec![plot::Series {
                 name: "p99 latency".into(),
                 color: plot::COLORS[1],
-                points: plot::windowed_p99(&report.latency_samples, 0.25),
+                points: report.latency_over_time.p99_line(),
             }],
             markers: Vec::new(),
         });
@@ -352,4 +375,40 @@ pub fn scenarios(format: &str) -> Result<String, Error> {
         }
     }
     Ok(out)
+}
+
+/// Runs a soak, prints its details (or JSON) on stdout and its one-line verdict last, on
+/// stdout too; exit code 1 if it failed.
+pub async fn soak(spec: crate::soak::SoakSpec, json: bool) -> Result<u8, Error> {
+    if !json {
+        println!(
+            "soak: {} with {} workers and {} slow clients, for {}{}",
+            spec.command.join(" "),
+            spec.concurrency,
+            spec.slow_clients,
+            spec.requests
+                .map_or(String::new(), |n| format!("{n} requests")),
+            spec.duration.map_or(String::new(), |d| format!(
+                "{}{}",
+                if spec.requests.is_some() { " or " } else { "" },
+                humantime::format_duration(d)
+            )),
+        );
+    }
+    let report = crate::soak::run(&spec).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).expect("the report serializes")
+        );
+    } else {
+        print!("{}", report.details());
+    }
+    // The verdict is the last line, wherever the rest went.
+    if json {
+        eprintln!("{}", report.line());
+    } else {
+        println!("{}", report.line());
+    }
+    Ok(if report.ok() { 0 } else { 1 })
 }

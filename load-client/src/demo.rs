@@ -293,7 +293,7 @@ async fn load_route(
             rate: None,
             abandon_after: scenario.give_up(),
             timeout: Duration::from_secs(10),
-            keep_samples: false,
+            latency_over_time: false,
         },
         settle: Duration::from_secs(5),
         leak_threshold: 0.0,

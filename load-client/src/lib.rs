@@ -10,7 +10,10 @@
 //!   open-loop rates without coordinated omission, clients that give up ([`load`]);
 //! * `--json`, `--plot` (an SVG chart, [`plot`]), `--stack` (the top spawn sites, or Go's
 //!   goroutine dump grouped by stack, [`stack`]);
-//! * `demo`: both servers, every scenario, side by side ([`demo`]).
+//! * `demo`: both servers, every scenario, side by side ([`demo`]);
+//! * `soak`: a server in its own process under a long mixed load, then what is left
+//!   ([`soak`]);
+//! * a run stops, exit 3, when its target stops answering ([`load`]).
 //!
 //! The binary is a thin layer over this library; the tests and the demo drive the same
 //! functions.
@@ -20,14 +23,17 @@ pub mod count;
 pub mod demo;
 pub mod load;
 pub mod plot;
+pub mod process;
 pub mod run;
 pub mod slow;
+pub mod soak;
 pub mod stack;
+pub mod windows;
 
 use std::fmt;
 
 /// Why a run could not be done. Each maps to an exit code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Error {
     /// Bad flags or arguments (exit 2).
     Usage(String),
@@ -37,6 +43,9 @@ pub enum Error {
     BadCount(String),
     /// Writing an output file, starting a demo server... (exit 1).
     Io(String),
+    /// The target stopped answering during the run (exit 3). Holds the figures so far,
+    /// which `--json` still prints.
+    TargetLost(Box<run::LostReport>),
 }
 
 impl Error {
@@ -44,7 +53,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => 2,
-            Error::Unreachable(_) | Error::BadCount(_) => 3,
+            Error::Unreachable(_) | Error::BadCount(_) | Error::TargetLost(_) => 3,
             Error::Io(_) => 1,
         }
     }
@@ -56,6 +65,7 @@ impl fmt::Display for Error {
             Error::Usage(m) | Error::Unreachable(m) | Error::BadCount(m) | Error::Io(m) => {
                 f.write_str(m)
             }
+            Error::TargetLost(lost) => f.write_str(&lost.stopped),
         }
     }
 }

@@ -13,14 +13,23 @@
 //!   wrk2).
 //! * **Giving up** (`--abandon-after`): a request not answered within the limit is
 //!   dropped, which closes its connection: the server sees a client that went away.
+//! * **A dead target**: when every request for [`DEAD_AFTER`] has failed to connect or
+//!   was cut off (at least [`DEAD_STREAK`] in a row, none answered or given up on
+//!   meanwhile), the round stops and says why in [`Stats::lost`], instead of hammering a
+//!   closed port until its duration runs out.
+//!
+//! Memory does not grow with the run: latencies go into HDR histograms, and the chart's
+//! latency over time into bounded windows ([`crate::windows`]).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use reqwest::Url;
+
+use crate::windows::{LatencyWindows, Recorder};
 
 /// The shape of one round.
 #[derive(Debug, Clone)]
@@ -37,12 +46,20 @@ pub struct LoadSpec {
     pub abandon_after: Option<Duration>,
     /// A request not answered within this is an error (`timeout`).
     pub timeout: Duration,
-    /// Keep `(time, latency)` of every request, for the chart.
-    pub keep_samples: bool,
+    /// Keep latency per time window, for the chart.
+    pub latency_over_time: bool,
 }
 
 /// No round sends more than this, whatever its bounds say.
 pub const MAX_REQUESTS_PER_ROUND: u64 = 10_000_000;
+
+/// A round stops once every request for this long has failed (see [`Health`]).
+pub const DEAD_AFTER: Duration = Duration::from_secs(3);
+/// ... and at least this many failed in a row.
+pub const DEAD_STREAK: u64 = 20;
+/// A worker whose request failed to connect waits this long before its next one, so a
+/// dead target is not hammered in a tight loop while [`DEAD_AFTER`] runs.
+const RETRY_PAUSE: Duration = Duration::from_millis(20);
 
 /// What one round saw.
 #[derive(Debug, Clone)]
@@ -57,8 +74,10 @@ pub struct Stats {
     pub errors: BTreeMap<String, u64>,
     /// From the first send to the last answer.
     pub elapsed: Duration,
-    /// `(seconds since the run started, latency in ms)` per answered request.
-    pub samples: Vec<(f64, f64)>,
+    /// Latency per time window since the run started (if the spec asked for it).
+    pub over_time: LatencyWindows,
+    /// Why the round stopped early: the target stopped answering.
+    pub lost: Option<String>,
 }
 
 impl Default for Stats {
@@ -76,7 +95,8 @@ impl Stats {
             status: BTreeMap::new(),
             errors: BTreeMap::new(),
             elapsed: Duration::ZERO,
-            samples: Vec::new(),
+            over_time: LatencyWindows::new(),
+            lost: None,
         }
     }
 
@@ -90,7 +110,8 @@ impl Stats {
         for (kind, n) in other.errors {
             *self.errors.entry(kind).or_default() += n;
         }
-        self.samples.extend(other.samples);
+        self.over_time.merge(&other.over_time);
+        self.lost = self.lost.take().or(other.lost);
     }
 
     /// Answered requests (any status).
@@ -145,18 +166,28 @@ pub async fn round(
     let start = Instant::now();
     let stop_at = spec.duration.map(|d| start + d);
 
+    let health = Arc::new(Health::new(start));
+    let over_time = Arc::new(Mutex::new(LatencyWindows::new()));
+
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..spec.concurrency.max(1) {
-        let (client, url, spec, next, on_done) = (
+        let (client, url, spec, next, on_done, health) = (
             client.clone(),
             url.clone(),
             spec.clone(),
             Arc::clone(&next),
             Arc::clone(&on_done),
+            Arc::clone(&health),
         );
+        let mut recorder = spec
+            .latency_over_time
+            .then(|| Recorder::new(Arc::clone(&over_time)));
         workers.spawn(async move {
             let mut stats = Stats::new();
             loop {
+                if health.lost.get().is_some() {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= limit {
                     break;
@@ -197,13 +228,25 @@ pub async fn round(
                             .max(1);
                         stats.latency_us.saturating_record(us);
                         *stats.status.entry(status).or_default() += 1;
-                        if spec.keep_samples {
-                            let at = run_start.elapsed().as_secs_f64();
-                            stats.samples.push((at, latency.as_secs_f64() * 1e3));
+                        if let Some(recorder) = &mut recorder {
+                            recorder.record(run_start.elapsed().as_secs_f64(), us);
                         }
+                        health.alive();
                     }
-                    Some(Err(e)) => *stats.errors.entry(error_kind(&e)).or_default() += 1,
-                    None => *stats.errors.entry("abandoned".into()).or_default() += 1,
+                    Some(Err(e)) => {
+                        let kind = error_kind(&e);
+                        if kind == "connect" || kind == "request" {
+                            health.failed(&url, &e);
+                            if kind == "connect" {
+                                tokio::time::sleep(RETRY_PAUSE).await;
+                            }
+                        }
+                        *stats.errors.entry(kind).or_default() += 1;
+                    }
+                    None => {
+                        health.alive();
+                        *stats.errors.entry("abandoned".into()).or_default() += 1;
+                    }
                 }
                 on_done();
             }
@@ -215,10 +258,66 @@ pub async fn round(
         total.merge(worker.expect("load workers do not panic"));
     }
     total.elapsed = start.elapsed();
+    // Every worker (and its recorder) is gone: the windows are complete.
+    total.over_time =
+        std::mem::take(&mut *over_time.lock().unwrap_or_else(PoisonError::into_inner));
+    total.lost = health.lost.get().cloned();
     // Dropping the client closes its keep-alive connections, so the server's connection
     // tasks end and do not count as leaks.
     drop(client);
     total
+}
+
+/// Whether the target still answers: the streak of failed requests (refused or cut-off
+/// connections; timeouts and give-ups do not count, a slow server is not a dead one).
+struct Health {
+    start: Instant,
+    /// Failures in a row since the last sign of life.
+    streak: AtomicU64,
+    /// When the streak began, in ms since `start` (meaningful while `streak > 0`).
+    streak_since_ms: AtomicU64,
+    /// Set once: why the round stops.
+    lost: OnceLock<String>,
+}
+
+impl Health {
+    fn new(start: Instant) -> Health {
+        Health {
+            start,
+            streak: AtomicU64::new(0),
+            streak_since_ms: AtomicU64::new(0),
+            lost: OnceLock::new(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// An answer, or a request the client gave up on (the server took it): alive.
+    fn alive(&self) {
+        if self.streak.load(Ordering::Relaxed) != 0 {
+            self.streak.store(0, Ordering::Relaxed);
+        }
+    }
+
+    fn failed(&self, url: &Url, e: &reqwest::Error) {
+        let now = self.now_ms();
+        let streak = self.streak.fetch_add(1, Ordering::Relaxed) + 1;
+        if streak == 1 {
+            self.streak_since_ms.store(now, Ordering::Relaxed);
+            return;
+        }
+        let since = self.streak_since_ms.load(Ordering::Relaxed);
+        let failing_for = Duration::from_millis(now.saturating_sub(since));
+        if streak >= DEAD_STREAK && failing_for >= DEAD_AFTER {
+            let _ = self.lost.set(format!(
+                "{url} stopped answering: {streak} requests in a row failed over {:.1} s (last: {})",
+                failing_for.as_secs_f64(),
+                crate::count::describe(e)
+            ));
+        }
+    }
 }
 
 /// A stable, short name for an error: `connect`, `timeout`, `body`, `request`.

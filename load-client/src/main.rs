@@ -43,12 +43,39 @@ enum Command {
     /// Open clients that never finish a request (half a head, or idle after one request),
     /// hold them, and report how many tasks the server keeps for them (scenario L7).
     Slow(SlowArgs),
+    /// Start a server as its own process (the command after `--`; `--addr 127.0.0.1:0` is
+    /// added) and soak it: every route, give-ups, resets, slow clients, bad input and
+    /// 404s at full speed; then check its task count and memory. Ends with one line,
+    /// `soak: ... ok` or `soak: ... FAILED (why)` (exit 1).
+    Soak(SoakArgs),
     /// Print the table of leak scenarios (what leaks, how it is fixed, how it is shown).
     Scenarios {
         /// markdown (for people) or tsv (for scripts).
         #[arg(long, default_value = "markdown")]
         format: String,
     },
+}
+
+#[derive(Debug, Args)]
+struct SoakArgs {
+    /// Stop after this many requests [default: 100000 if --duration is not given]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    requests: Option<u64>,
+    /// Stop after this long (e.g. 20s, 15m), whichever comes first
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Workers sending the fast mix, one request at a time each
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    concurrency: u32,
+    /// Workers holding slow connections (half a head, or idle)
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    slow_clients: u32,
+    /// Print the report as JSON (the summary line still goes to stderr)
+    #[arg(long)]
+    json: bool,
+    /// The server and its arguments, e.g. `-- target/release/fixed-server --header-timeout 1s`
+    #[arg(last = true, required = true)]
+    server: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -197,6 +224,23 @@ fn main() -> ExitCode {
                 Ok(opts) => app::slow(opts).await,
                 Err(e) => Err(e),
             },
+            Some(Command::Soak(args)) => {
+                let requests = match (args.requests, args.duration) {
+                    (None, None) => Some(100_000),
+                    (n, _) => n,
+                };
+                app::soak(
+                    load_client::soak::SoakSpec {
+                        command: args.server,
+                        requests,
+                        duration: args.duration,
+                        concurrency: args.concurrency as usize,
+                        slow_clients: args.slow_clients as usize,
+                    },
+                    args.json,
+                )
+                .await
+            }
             Some(Command::Scenarios { format }) => app::scenarios(&format).map(|table| {
                 print!("{table}");
                 0
@@ -240,7 +284,7 @@ fn load_options(args: LoadArgs) -> Result<LoadOptions, Error> {
                 rate: args.rate,
                 abandon_after: args.abandon_after,
                 timeout: args.timeout,
-                keep_samples: args.plot.is_some(),
+                latency_over_time: args.plot.is_some(),
             },
             settle: args.settle,
             leak_threshold: args.leak_threshold,

@@ -207,32 +207,6 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Turns per-request latency samples into a line: the 99th percentile of each window,
-/// from an HDR histogram per window (fixed memory, no sort).
-pub fn windowed_p99(samples: &[(f64, f64)], window: f64) -> Vec<(f64, f64)> {
-    let mut windows: std::collections::BTreeMap<i64, hdrhistogram::Histogram<u64>> =
-        std::collections::BTreeMap::new();
-    for &(at, ms) in samples {
-        let histogram = windows
-            .entry((at / window).floor() as i64)
-            .or_insert_with(|| {
-                hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
-            });
-        // Microseconds, at least 1: the histogram's lowest value.
-        histogram.saturating_record(((ms * 1000.0).round() as u64).max(1));
-    }
-    windows
-        .into_iter()
-        .map(|(i, histogram)| {
-            let start = i as f64 * window;
-            (
-                start + window / 2.0,
-                histogram.value_at_quantile(0.99) as f64 / 1000.0,
-            )
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,19 +243,5 @@ mod tests {
         assert_eq!(svg.matches("<path ").count(), 2);
         assert!(svg.contains("leaky &lt;server&gt;"));
         assert!(svg.contains(">L1</text>"));
-    }
-
-    #[test]
-    fn p99_per_window() {
-        let samples: Vec<(f64, f64)> = (0..200)
-            .map(|i| (f64::from(i) / 100.0, f64::from(i % 100)))
-            .collect();
-        let line = windowed_p99(&samples, 1.0);
-        assert_eq!(line.len(), 2);
-        for (i, &(at, p99)) in line.iter().enumerate() {
-            assert_eq!(at, i as f64 + 0.5);
-            // 98 ms, to the histogram's three significant digits.
-            assert!((p99 - 98.0).abs() < 0.1, "{line:?}");
-        }
     }
 }

@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::Error;
 use crate::count::Counter;
 use crate::load::{self, LoadSpec, Stats};
+use crate::windows::LatencyWindows;
 
 /// How long the count must stay put to count as settled.
 pub const STABLE_FOR: Duration = Duration::from_millis(500);
@@ -79,7 +80,7 @@ pub struct Settled {
 }
 
 /// The numbers of one round, or of a whole run (`RunReport` flattens one of these).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Figures {
     /// Requests sent.
     pub requests: u64,
@@ -128,9 +129,42 @@ pub struct RunReport {
     /// `(seconds, live tasks)` sampled during the run (for the chart; not in JSON).
     #[serde(skip)]
     pub count_samples: Vec<(f64, f64)>,
-    /// `(seconds, latency ms)` of answered requests (for the chart; not in JSON).
+    /// Latency per time window since the run started (for the chart; not in JSON).
     #[serde(skip)]
-    pub latency_samples: Vec<(f64, f64)>,
+    pub latency_over_time: LatencyWindows,
+}
+
+/// What a run that lost its target has to show (`--json` prints it): the rounds that
+/// finished, and the load figures of the one that did not. Its task counts after the
+/// load cannot be read, so it has none.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LostReport {
+    /// The endpoint under test.
+    pub url: String,
+    /// Where the count was read.
+    pub count_url: String,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Why the run stopped (one line; also printed on stderr).
+    pub stopped: String,
+    /// The round that did not finish (1-based).
+    pub round: u32,
+    /// Live tasks before that round.
+    pub tasks_before: usize,
+    /// Requests sent in that round.
+    pub requests: u64,
+    /// Requests answered in that round (any status).
+    pub answered: u64,
+    /// Answered requests per second in that round.
+    pub requests_per_sec: f64,
+    /// Latency percentiles of that round's answered requests, in milliseconds.
+    pub latency_ms: Latency,
+    /// Status code → answers, in that round.
+    pub status: BTreeMap<String, u64>,
+    /// Error kind → requests, in that round.
+    pub errors: BTreeMap<String, u64>,
+    /// The rounds that finished before it.
+    pub rounds: Vec<Figures>,
 }
 
 impl RunReport {
@@ -204,6 +238,10 @@ pub async fn steady_count(counter: &Counter, samples: &Sampler) -> Result<usize,
     Ok(last)
 }
 
+/// The most count readings a [`Sampler`] keeps; beyond it every other one is dropped
+/// (a long run keeps its shape at half the resolution, in bounded memory).
+pub const MAX_POINTS: usize = 8192;
+
 /// Collects `(seconds since start, count)` points for the chart.
 #[derive(Debug, Clone)]
 pub struct Sampler {
@@ -223,10 +261,18 @@ impl Sampler {
     /// Records one reading, now.
     pub fn push(&self, count: usize) {
         let at = self.start.elapsed().as_secs_f64();
-        self.points
+        let mut points = self
+            .points
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push((at, count as f64));
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if points.len() >= MAX_POINTS {
+            let mut i = 0;
+            points.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+        }
+        points.push((at, count as f64));
     }
 
     /// Every point so far, in time order.
@@ -279,7 +325,7 @@ pub async fn run(
     let run_start = Instant::now();
     // Read the count all through the run, for the chart; stops when `_watch` is dropped.
     let _watch = Watch::start(Arc::clone(&counter), sampler.clone(), POLL_EVERY * 2);
-    let (rounds, latency_samples) =
+    let (rounds, latency_over_time) =
         rounds(spec, &counter, &sampler, run_start, on_done, &mut on_round).await?;
 
     let mut all = Stats::new();
@@ -311,11 +357,11 @@ pub async fn run(
         total,
         rounds: rounds.into_iter().map(|(f, _)| f).collect(),
         count_samples: sampler.points(),
-        latency_samples,
+        latency_over_time,
     })
 }
 
-type Rounds = (Vec<(Figures, Stats)>, Vec<(f64, f64)>);
+type Rounds = (Vec<(Figures, Stats)>, LatencyWindows);
 
 async fn rounds(
     spec: &RunSpec,
@@ -325,20 +371,78 @@ async fn rounds(
     on_done: Arc<dyn Fn() + Send + Sync>,
     on_round: &mut impl FnMut(u32, &Figures),
 ) -> Result<Rounds, Error> {
-    let mut out = Vec::new();
-    let mut latency_samples = Vec::new();
+    let mut out: Vec<(Figures, Stats)> = Vec::new();
+    let mut over_time = LatencyWindows::new();
     for round in 1..=spec.rounds.max(1) {
         let before = steady_count(counter, sampler).await?;
-        let mut stats = load::round(&spec.url, &spec.load, run_start, Arc::clone(&on_done)).await;
-        let after = counter.read().await?;
-        sampler.push(after);
-        let settled = settle(counter, before, spec.settle, sampler).await?;
+        let stats = load::round(&spec.url, &spec.load, run_start, Arc::clone(&on_done)).await;
+        // The target died under the load, or right after it: report what was seen.
+        let lost = |reason: String, stats: &Stats| {
+            Error::TargetLost(Box::new(lost_report(
+                spec, round, before, reason, stats, &out,
+            )))
+        };
+        if let Some(reason) = &stats.lost {
+            return Err(lost(reason.clone(), &stats));
+        }
+        let counted = async {
+            let after = counter.read().await?;
+            sampler.push(after);
+            Ok::<_, Error>((after, settle(counter, before, spec.settle, sampler).await?))
+        };
+        let (after, settled) = match counted.await {
+            Ok(counted) => counted,
+            Err(Error::Unreachable(reason)) => return Err(lost(reason, &stats)),
+            Err(e) => return Err(e),
+        };
         let figures = figures(&stats, before, after, settled, spec.leak_threshold);
         on_round(round, &figures);
-        latency_samples.append(&mut stats.samples);
+        over_time.merge(&stats.over_time);
         out.push((figures, stats));
     }
-    Ok((out, latency_samples))
+    Ok((out, over_time))
+}
+
+fn lost_report(
+    spec: &RunSpec,
+    round: u32,
+    before: usize,
+    stopped: String,
+    stats: &Stats,
+    finished: &[(Figures, Stats)],
+) -> LostReport {
+    LostReport {
+        url: spec.url.to_string(),
+        count_url: spec.count_url.to_string(),
+        concurrency: spec.load.concurrency,
+        stopped,
+        round,
+        tasks_before: before,
+        requests: stats.sent,
+        answered: stats.answered(),
+        requests_per_sec: stats.requests_per_sec(),
+        latency_ms: latency(stats),
+        status: status(stats),
+        errors: stats.errors.clone(),
+        rounds: finished.iter().map(|(f, _)| f.clone()).collect(),
+    }
+}
+
+fn latency(stats: &Stats) -> Latency {
+    Latency {
+        p50: stats.latency_ms(50.0),
+        p90: stats.latency_ms(90.0),
+        p99: stats.latency_ms(99.0),
+        max: stats.latency_ms(100.0),
+    }
+}
+
+fn status(stats: &Stats) -> BTreeMap<String, u64> {
+    stats
+        .status
+        .iter()
+        .map(|(c, n)| (c.to_string(), *n))
+        .collect()
 }
 
 fn figures(
@@ -369,17 +473,8 @@ fn figures(
         leaked_per_request: per_request,
         verdict,
         requests_per_sec: stats.requests_per_sec(),
-        latency_ms: Latency {
-            p50: stats.latency_ms(50.0),
-            p90: stats.latency_ms(90.0),
-            p99: stats.latency_ms(99.0),
-            max: stats.latency_ms(100.0),
-        },
-        status: stats
-            .status
-            .iter()
-            .map(|(c, n)| (c.to_string(), *n))
-            .collect(),
+        latency_ms: latency(stats),
+        status: status(stats),
         errors: stats.errors.clone(),
         settle_ms: u64::try_from(settled.took.as_millis()).unwrap_or(u64::MAX),
         settled: settled.stable,

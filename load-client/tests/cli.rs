@@ -212,6 +212,55 @@ fn unreachable_target_exits_3() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
+/// A target that goes away mid-run: load-client stops within seconds (not at the end of
+/// its 30 s), exits 3 with one line on stderr, and `--json` still prints the figures.
+#[test]
+fn a_target_that_dies_mid_run_stops_the_run_with_exit_3() {
+    let server = Running::start(Server::Fixed).unwrap();
+    let url = server.url(Tag::L1.route()).to_string();
+    let child = std::process::Command::new(BIN)
+        .args(["--json", "-c", "8", "--duration", "30s", &url])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    server.stop().unwrap();
+    let gone = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let took = gone.elapsed();
+    let (err, text) = (stderr(&out), stdout(&out));
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    // DEAD_AFTER is 3 s; a loaded CI machine gets a few seconds more, still far from 30.
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "stopped {took:?} after the server"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("load-client: http://") && err.contains("stopped answering"),
+        "{err}"
+    );
+    let json: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    assert!(
+        json["stopped"]
+            .as_str()
+            .unwrap()
+            .contains("stopped answering")
+    );
+    assert_eq!(json["round"], 1);
+    let (requests, answered) = (
+        json["requests"].as_u64().unwrap(),
+        json["answered"].as_u64().unwrap(),
+    );
+    assert!(answered > 100 && requests >= answered, "{json}");
+    assert_eq!(json["status"]["200"].as_u64(), Some(answered), "{json}");
+    assert!(json["errors"]["connect"].as_u64().unwrap() >= 20, "{json}");
+    assert!(json["latency_ms"]["p99"].as_f64().unwrap() > 0.0, "{json}");
+    assert!(json["tasks_before"].as_u64().is_some(), "{json}");
+}
+
 /// A `/_count` that answers something else than a count: exit 3 with a message.
 #[test]
 fn garbage_count_exits_3() {

@@ -109,7 +109,7 @@ fn prometheus_alerts_on_the_leaky_server_only() {
             rate: None,
             abandon_after: None,
             timeout: Duration::from_secs(10),
-            keep_samples: false,
+            latency_over_time: false,
         };
         let started = Instant::now();
         let (mut leaky_alerted, mut fixed_alerted) = (None, false);

@@ -236,7 +236,7 @@ fn spec(n: u64) -> LoadSpec {
         rate: None,
         abandon_after: None,
         timeout: Duration::from_secs(30),
-        keep_samples: false,
+        latency_over_time: false,
     }
 }
 
