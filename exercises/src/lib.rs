@@ -13,8 +13,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
+
+pub mod cheats;
 
 /// The manifest, `exercises/info.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -211,7 +214,34 @@ impl Cargo {
     /// Runs the leak test of `package` (with the `leaky` feature if asked); returns the
     /// outcome and everything it printed.
     pub fn leak_test(&self, package: &str, leaky: bool) -> (Outcome, String) {
+        let (outcome, output, _) = self.leak_test_recorded(package, leaky);
+        (outcome, output)
+    }
+
+    /// [`Cargo::leak_test`], with the lines every failed `LeakCheck` of the run recorded
+    /// (leak-probe's `LEAK_PROBE_FAILURES`): proof that a test failed *through* the leak
+    /// check, not with a panic that merely looks like its message.
+    pub fn leak_test_recorded(&self, package: &str, leaky: bool) -> (Outcome, String, Vec<String>) {
+        static RUN: AtomicU64 = AtomicU64::new(0);
+        let record = std::env::temp_dir().join(format!(
+            "exercises-leak-record-{}-{}",
+            std::process::id(),
+            RUN.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_file(&record);
+        let (outcome, output) = self.run_leak_test(package, leaky, &record);
+        let lines = std::fs::read_to_string(&record)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let _ = std::fs::remove_file(&record);
+        (outcome, output, lines)
+    }
+
+    fn run_leak_test(&self, package: &str, leaky: bool, record: &Path) -> (Outcome, String) {
         let mut cmd = self.command();
+        cmd.env("LEAK_PROBE_FAILURES", record);
         cmd.args([
             "test", "--quiet", "--color", "never", "-p", package, "--test", "leak",
         ]);
@@ -284,6 +314,30 @@ pub fn judge_failure(output: &str) -> Outcome {
     }
 }
 
+/// A write-the-test run on the leaky version counts as caught by the leak check only if
+/// `LeakCheck` itself recorded the failure, and (when it knows spawn sites) named the
+/// leaky code's spawn in `src/leaky.rs`.
+fn through_the_leak_check(outcome: Outcome, record: &[String]) -> Outcome {
+    if outcome != Outcome::Leaked {
+        return outcome;
+    }
+    if record.is_empty() {
+        return Outcome::Broken(
+            "fails with the leak check's words, but no LeakCheck failed: use \
+             leak_probe::LeakCheck"
+                .into(),
+        );
+    }
+    let knows_sites = record.iter().any(|l| !l.trim_end().ends_with(" at"));
+    if knows_sites && !record.iter().any(|l| l.contains("src/leaky.rs")) {
+        return Outcome::Broken(format!(
+            "fails through a leak check, but not on the leaky code's tasks: {}",
+            record.join("; ")
+        ));
+    }
+    Outcome::Leaked
+}
+
 /// Whether the learner's working copy of `exercise` is solved, with the test output.
 pub fn check(cargo: &Cargo, exercise: &Exercise) -> (bool, Outcome, String) {
     match exercise.mode {
@@ -292,7 +346,8 @@ pub fn check(cargo: &Cargo, exercise: &Exercise) -> (bool, Outcome, String) {
             (outcome == Outcome::Passed, outcome, output)
         }
         Mode::WriteTheTest => {
-            let (on_leaky, leaky_out) = cargo.leak_test(&exercise.package(), true);
+            let (on_leaky, leaky_out, record) = cargo.leak_test_recorded(&exercise.package(), true);
+            let on_leaky = through_the_leak_check(on_leaky, &record);
             if on_leaky != Outcome::Leaked {
                 let why = match on_leaky {
                     Outcome::Passed => {
@@ -351,7 +406,9 @@ pub fn verify(cargo: &Cargo, manifest: &Manifest) -> Result<Vec<Verdict>, String
             }
             Mode::WriteTheTest => {
                 let (unsolved, _) = cargo.leak_test(&exercise.package(), true);
-                let (solved_leaky, _) = cargo.leak_test(&exercise.solution(), true);
+                let (solved_leaky, _, record) =
+                    cargo.leak_test_recorded(&exercise.solution(), true);
+                let solved_leaky = through_the_leak_check(solved_leaky, &record);
                 let (solved_fixed, _) = cargo.leak_test(&exercise.solution(), false);
                 (
                     unsolved == Outcome::Passed

@@ -4,7 +4,8 @@
 //! list       every exercise, ✓ solved / ✗ not yet, in teaching order
 //! check N    run exercise N's leak test and show its report
 //! hint N     where to look for help on exercise N
-//! verify     (maintainers, CI) every exercise fails because of its leak, every solution passes
+//! verify     (maintainers, CI) every exercise fails because of its leak, every solution
+//!            passes, and every known cheat (exercises/cheats.toml) is rejected
 //! ```
 //!
 //! It checks the workshop folder it is run in (the nearest folder with
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use exercises::cheats::{self, Catalogue};
 use exercises::{Cargo, Manifest, Outcome, check, summary, verify};
 
 /// The workshop's checker: which exercises are solved, one exercise's leak test, hints.
@@ -42,8 +44,13 @@ enum Command {
         /// The exercise's number (see `list`).
         n: u32,
     },
-    /// (Maintainers, CI.) Every exercise fails because of its leak, every solution passes.
-    Verify,
+    /// (Maintainers, CI.) Every exercise fails because of its leak, every solution passes,
+    /// and every known cheat (exercises/cheats.toml) is rejected.
+    Verify {
+        /// Skip the cheats (faster; for working on one exercise).
+        #[arg(long)]
+        no_cheats: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -91,7 +98,8 @@ fn run(cli: Cli) -> Result<u8, String> {
             );
             Ok(0)
         }
-        Command::Verify => verify(&cargo, &manifest).map(|verdicts| {
+        Command::Verify { no_cheats } => {
+            let verdicts = verify(&cargo, &manifest)?;
             for v in &verdicts {
                 let mark = if v.ok { "✓" } else { "✗" };
                 println!(
@@ -99,9 +107,29 @@ fn run(cli: Cli) -> Result<u8, String> {
                     v.exercise.dir, v.exercise.name, v.detail
                 );
             }
-            println!("{}", summary(&verdicts));
-            u8::from(verdicts.iter().any(|v| !v.ok))
-        }),
+            let mut failed = verdicts.iter().any(|v| !v.ok);
+            let mut lines = vec![summary(&verdicts)];
+            if !no_cheats {
+                let catalogue = Catalogue::load(&cargo.root.join("exercises/cheats.toml"))?;
+                println!("\ntrying {} known cheats...", catalogue.cheats.len());
+                let cheats =
+                    cheats::run(&cargo, &manifest, &catalogue, &cheats::scratch_dir(&cargo))?;
+                for v in &cheats {
+                    let mark = if v.accepted { "✗" } else { "✓" };
+                    println!(
+                        "{mark} cheat on {:02}: {} — {}",
+                        v.cheat.exercise, v.cheat.name, v.detail
+                    );
+                }
+                failed |= !cheats::all_rejected(&cheats);
+                lines.push(cheats::summary(&cheats));
+            }
+            println!();
+            for line in lines {
+                println!("{line}");
+            }
+            Ok(u8::from(failed))
+        }
     }
 }
 

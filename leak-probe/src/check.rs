@@ -52,6 +52,23 @@
 //! reported with spawn sites and ages, but without await traces: a task dump there can
 //! panic (tokio#8391), so the check never takes one.
 //!
+//! # Work outside tasks
+//!
+//! The live-task count cannot see OS threads: work moved into `std::thread::spawn` or
+//! `tokio::task::spawn_blocking` is invisible to it, and a runtime's shutdown does not stop
+//! such a thread. [`LeakCheck::check_threads`] also fails when the process has more OS
+//! threads after the settle window than before the body ran (Linux; read from
+//! `/proc/self/task`). It counts the whole process, so use it in a test binary that runs
+//! one test at a time; and a `spawn_blocking` thread idles in tokio's pool for 10 s after
+//! its work, so code that uses it legitimately fails this check.
+//!
+//! # For checkers: the failure record
+//!
+//! When the environment variable `LEAK_PROBE_FAILURES` names a file, every failed check
+//! appends one line to it (`leak check failed: N task(s) at SITE, SITE...`). A workshop
+//! checker uses it to tell a test that failed *through the leak check* from one that
+//! merely panicked with a similar message.
+//!
 //! # Without `--cfg tokio_unstable`
 //!
 //! The check still works from the live-task count, but cannot name spawn sites, take
@@ -84,6 +101,7 @@ pub struct LeakCheck {
     flavor: Flavor,
     expected: usize,
     dump_timeout: Duration,
+    threads: bool,
 }
 
 impl Default for LeakCheck {
@@ -102,6 +120,7 @@ impl LeakCheck {
             flavor: Flavor::MultiThread { workers: 2 },
             expected: 0,
             dump_timeout: Duration::from_secs(5),
+            threads: false,
         }
     }
 
@@ -148,7 +167,19 @@ impl LeakCheck {
         self
     }
 
+    /// Also fails if the body left OS threads running (see the module docs, "Work outside
+    /// tasks"). No effect where the thread count cannot be read (not Linux).
+    pub fn check_threads(mut self) -> Self {
+        self.threads = true;
+        self
+    }
+
     /// Runs `body` and panics, at the caller's line, if it leaked tasks.
+    ///
+    /// Whatever `body` returns stays alive until the check is over: return a value (a
+    /// server's state, a bus, a pool) to check that tasks end *while it lives*, rather
+    /// than because it was dropped at the end of the body. It is handed back to the caller
+    /// when the check passes.
     #[track_caller]
     pub fn run<F, Fut>(self, body: F) -> Fut::Output
     where
@@ -177,13 +208,90 @@ impl LeakCheck {
         };
         let runtime = crate::runtime::build(builder).expect("leak check: cannot build a runtime");
         let result = runtime.block_on(async {
+            let threads_before = if self.threads { thread_count() } else { None };
             let baseline = Baseline::take();
             let output = body().await;
-            baseline.settle(&self).await.map(|()| output)
+            baseline.settle(&self).await?;
+            if let Some(before) = threads_before {
+                settle_threads(&self, before, &baseline).await?;
+            }
+            Ok(output)
         });
         // Leaked tasks are dropped here. Don't wait long for blocking work to notice.
         runtime.shutdown_timeout(Duration::from_secs(1));
+        if let Err(leak) = &result {
+            record_failure(leak);
+        }
         result
+    }
+}
+
+/// OS threads of this process, where that can be read.
+fn thread_count() -> Option<usize> {
+    std::fs::read_dir("/proc/self/task")
+        .ok()
+        .map(|tasks| tasks.count())
+}
+
+/// Waits (within the settle window) for the thread count to be back to `before`.
+async fn settle_threads(check: &LeakCheck, before: usize, baseline: &Baseline) -> Result<(), Leak> {
+    let deadline = Instant::now() + check.settle;
+    loop {
+        let now = thread_count().unwrap_or(before);
+        if now <= before {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let live = crate::live_tasks();
+            return Err(Leak {
+                leaked: 0,
+                expected: 0,
+                baseline: baseline.count,
+                live,
+                settle: check.settle,
+                since_baseline: baseline.taken.elapsed(),
+                ignore: Vec::new(),
+                report: Box::new(report::report_without_registry(
+                    live,
+                    "the tasks are fine; the threads are not (a task report cannot show them)"
+                        .into(),
+                )),
+                threads: Some((before, now)),
+            });
+        }
+        tokio::time::sleep(check.poll).await;
+    }
+}
+
+/// Appends one line about `leak` to the file named by `LEAK_PROBE_FAILURES`, if set.
+fn record_failure(leak: &Leak) {
+    let Some(path) = std::env::var_os("LEAK_PROBE_FAILURES") else {
+        return;
+    };
+    let sites: Vec<String> = leak
+        .report
+        .groups
+        .iter()
+        .map(|g| g.spawned_at.clone())
+        .collect();
+    let line = match leak.threads {
+        Some((before, now)) => format!(
+            "leak check failed: {} OS thread(s) left running\n",
+            now.saturating_sub(before)
+        ),
+        None => format!(
+            "leak check failed: {} task(s) at {}\n",
+            leak.leaked,
+            sites.join(", ")
+        ),
+    };
+    use std::io::Write as _;
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = file.write_all(line.as_bytes());
     }
 }
 
@@ -340,6 +448,7 @@ impl Baseline {
             since_baseline: self.taken.elapsed(),
             ignore: check.ignore.clone(),
             report: Box::new(report),
+            threads: None,
         }
     }
 }
@@ -387,6 +496,8 @@ pub struct Leak {
     since_baseline: Duration,
     ignore: Vec<String>,
     report: Box<TaskReport>,
+    /// OS threads `(before the body, after the settle window)`, when they are the leak.
+    threads: Option<(usize, usize)>,
 }
 
 impl Leak {
@@ -403,6 +514,17 @@ impl Leak {
 
 impl fmt::Display for Leak {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((before, now)) = self.threads {
+            return writeln!(
+                f,
+                "leak check failed: {} OS thread(s) started by the test body are still running {:?} after it returned \
+                 ({before} threads before the body, {now} now).\n\
+                 Work in std::thread::spawn or spawn_blocking is invisible to the task count and is not \
+                 stopped with the runtime: it is the leak this check cannot name. Keep the work in tasks.",
+                now.saturating_sub(before),
+                self.settle
+            );
+        }
         if self.expected == 0 {
             writeln!(
                 f,

@@ -55,4 +55,25 @@ impl Mirrors {
         self.late.lock().unwrap().push(first);
         winner
     }
+
+    /// The stats page: every reply that came after a fetch's winner, since the last
+    /// call (sorted). Receivers whose mirrors have all replied are let go.
+    pub fn late_replies(&self) -> Vec<usize> {
+        let mut late = self.late.lock().unwrap();
+        let mut replies = Vec::new();
+        for receiver in late.iter_mut() {
+            while let Ok(mirror) = receiver.try_recv() {
+                replies.push(mirror);
+            }
+        }
+        // Every sender gone and nothing left to read: that fetch is done with.
+        late.retain(|receiver| !(receiver.is_closed() && receiver.is_empty()));
+        replies.sort_unstable();
+        replies
+    }
+
+    /// Fetches whose late replies the stats page still waits for.
+    pub fn fetches_in_stats(&self) -> usize {
+        self.late.lock().unwrap().len()
+    }
 }

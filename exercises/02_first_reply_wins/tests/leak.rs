@@ -4,11 +4,14 @@ use std::time::Duration;
 
 use leak_probe::LeakCheck;
 
-/// Five fetches from three mirrors leave no mirror task behind.
+/// Five fetches from three mirrors leave no mirror task (and no thread) behind, and
+/// every late reply reaches the stats page.
 #[test]
 fn slower_mirrors_do_not_hang_around() {
-    LeakCheck::new()
+    let mirrors = LeakCheck::new()
         .settle(Duration::from_millis(500))
+        // The lesson is about tasks: work moved into an OS thread fails too.
+        .check_threads()
         .run(|| async {
             let mirrors = exercise::Mirrors::new(&[5, 20, 40]);
             for _ in 0..5 {
@@ -19,4 +22,16 @@ fn slower_mirrors_do_not_hang_around() {
             tokio::time::sleep(Duration::from_millis(60)).await;
             mirrors
         });
+    // The stats page gets both late replies of every fetch, and then lets go.
+    assert_eq!(
+        mirrors.late_replies(),
+        vec![1, 1, 1, 1, 1, 2, 2, 2, 2, 2],
+        "every reply after the winner reaches the stats page"
+    );
+    assert_eq!(mirrors.late_replies(), Vec::<usize>::new());
+    assert_eq!(
+        mirrors.fetches_in_stats(),
+        0,
+        "a fetch whose replies were all read is not kept for ever"
+    );
 }

@@ -11,8 +11,21 @@ fn an_early_answer_stops_the_other_probes() {
     LeakCheck::new()
         .settle(Duration::from_millis(500))
         .run(|| async {
-            assert_eq!(exercise::all_up(&[Host::Up(5), Host::Up(1)]).await, Ok(2));
-            let hosts = [Host::Up(1), Host::Down, Host::Silent, Host::Silent];
-            assert_eq!(exercise::all_up(&hosts).await, Err(Down(1)));
+            // Bounded: an `all_up` that waits for silent hosts would wait for ever.
+            let within = |hosts: &'static [Host]| {
+                tokio::time::timeout(Duration::from_secs(2), exercise::all_up(hosts))
+            };
+            assert_eq!(within(&[Host::Up(5), Host::Up(1)]).await, Ok(Ok(2)));
+            assert_eq!(
+                within(&[Host::Up(300), Host::Up(1), Host::Up(200)]).await,
+                Ok(Ok(3)),
+                "slow hosts that are up are waited for"
+            );
+            let hosts = &[Host::Up(1), Host::Down, Host::Silent, Host::Silent];
+            assert_eq!(
+                within(hosts).await,
+                Ok(Err(Down(1))),
+                "the first host found down is the answer, at once"
+            );
         });
 }

@@ -5,6 +5,12 @@
 ///
 /// TODO: this test checks what a subscription *does*, not what it *leaves behind*. Make
 /// it fail if a dropped subscription leaves a task running, while the bus lives on.
+///
+/// Use `leak_probe::LeakCheck` (the checker reads its report: the test must fail through
+/// it, naming the leaky spawn). `LeakCheck::run` builds its own runtime, so the test
+/// becomes a plain `#[test]`: inside `#[tokio::test]` you would already be on a runtime,
+/// and a runtime cannot be started from within another. Whatever the body returns stays
+/// alive until the check is over.
 #[tokio::test]
 async fn subscriptions_get_their_messages() {
     let bus = exercise::Bus::new();

@@ -20,4 +20,8 @@ impl Search {
             index.lock().unwrap().push(id);
         });
     }
+
+    pub(crate) fn count(&self) -> usize {
+        self.index.lock().unwrap().len()
+    }
 }

@@ -3,8 +3,12 @@
 //! In `select!`, a branch whose pattern does not match (`Some(..)` against `None`) is
 //! *disabled* for that round, not an exit: the loop went on waiting on `scale.changed()`,
 //! whose sender lives in the hub. The fix matches `None` and breaks: the worker ends when
-//! the call drops its sender. (For a worker that must also stop mid-job, add a
+//! its session is dropped. (For a worker that must also stop mid-job, add a
 //! `CancellationToken` branch; see fixed-server's `select.rs`.)
+//!
+//! What else would pass, and why it is not the lesson: reading `*scale.borrow()` for each
+//! job, with no `select!` at all, is correct too (and simpler); a worker that exits after
+//! a timeout, or after one job, breaks a session that lives longer.
 
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -21,26 +25,54 @@ impl Hub {
         }
     }
 
-    /// Changes the scale; running workers pick it up.
+    /// Changes the scale; open sessions pick it up.
     pub fn set_scale(&self, scale: u64) {
         self.scale.send_replace(scale);
     }
 
-    /// The sum of `nums`, each multiplied by the scale.
-    pub async fn scaled_sum(&self, nums: &[u64]) -> u64 {
+    /// Opens a session: a worker task that answers its numbers until it is dropped.
+    pub fn session(&self) -> Session {
         let (jobs, rx) = mpsc::channel(8);
         tokio::spawn(worker(rx, self.scale.subscribe()));
-        let mut total = 0;
+        Session { jobs, total: 0 }
+    }
+
+    /// The sum of `nums`, each multiplied by the scale.
+    pub async fn scaled_sum(&self, nums: &[u64]) -> u64 {
+        let mut session = self.session();
         for &n in nums {
-            let (reply, answer) = oneshot::channel();
-            jobs.send((n, reply)).await.expect("the worker is running");
-            total += answer.await.expect("the worker answers");
+            session.scaled(n).await;
         }
-        total
+        session.total()
     }
 }
 
-/// Answers jobs with the current scale applied, until the caller hangs up.
+/// One client's numbers. Dropping it ends its worker.
+pub struct Session {
+    jobs: mpsc::Sender<(u64, oneshot::Sender<u64>)>,
+    total: u64,
+}
+
+impl Session {
+    /// `n` times the scale in force now.
+    pub async fn scaled(&mut self, n: u64) -> u64 {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send((n, reply))
+            .await
+            .expect("the worker runs while its session lives");
+        let scaled = answer.await.expect("the worker answers");
+        self.total += scaled;
+        scaled
+    }
+
+    /// The sum of everything scaled so far.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+}
+
+/// Answers jobs with the current scale applied, until the session hangs up.
 async fn worker(
     mut jobs: mpsc::Receiver<(u64, oneshot::Sender<u64>)>,
     mut scale: watch::Receiver<u64>,
@@ -52,7 +84,7 @@ async fn worker(
                 Some((n, reply)) => {
                     let _ = reply.send(n * current);
                 }
-                // The caller dropped its sender: no more jobs, ever.
+                // The session dropped its sender: no more jobs, ever.
                 None => break,
             },
             Ok(()) = scale.changed() => {

@@ -13,10 +13,12 @@ use tokio::sync::Notify;
 /// How long `price` waits for the upstream.
 pub const TIMEOUT: Duration = Duration::from_millis(100);
 
-/// An upstream price service. A silent one accepts every call and never answers.
+/// An upstream price service (a simulation: don't change it). A silent one accepts every
+/// call and never answers; a slow one answers after a delay.
 #[derive(Debug, Default)]
 pub struct Upstream {
     silent: bool,
+    delay: Duration,
     answer: Notify,
 }
 
@@ -26,11 +28,19 @@ impl Upstream {
         Arc::new(Upstream::default())
     }
 
+    /// An upstream that answers after `ms` milliseconds.
+    pub fn answering_after(ms: u64) -> Arc<Upstream> {
+        Arc::new(Upstream {
+            delay: Duration::from_millis(ms),
+            ..Upstream::default()
+        })
+    }
+
     /// An upstream that never answers.
     pub fn silent() -> Arc<Upstream> {
         Arc::new(Upstream {
             silent: true,
-            answer: Notify::new(),
+            ..Upstream::default()
         })
     }
 
@@ -39,6 +49,7 @@ impl Upstream {
         if self.silent {
             self.answer.notified().await;
         }
+        tokio::time::sleep(self.delay).await;
         item.len() as u64 * 100
     }
 }

@@ -23,6 +23,7 @@ pub enum Host {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Down(pub usize);
 
+/// Probes one host (a simulation of the network: don't change it).
 async fn probe(index: usize, host: Host) -> Result<(), Down> {
     match host {
         Host::Up(ms) => {

@@ -3,7 +3,9 @@
 //! Every job is spawned through a `TaskTracker` and runs under a `CancellationToken`.
 //! `shutdown` closes the tracker (no new jobs), waits for it to empty with a timeout,
 //! and at the deadline cancels the token and waits again: cancelled jobs stop at their
-//! next `.await`, so the second wait is short.
+//! next `.await`, so the second wait is short. Each job counts its own end, finished or
+//! cancelled: counting "jobs running at the shutdown minus jobs finished" goes wrong as
+//! soon as some jobs finished before the shutdown began.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +27,8 @@ pub struct Report {
 #[derive(Debug, Default)]
 pub struct Worker {
     finished: Arc<AtomicUsize>,
+    /// Jobs stopped by the cancellation.
+    cancelled: Arc<AtomicUsize>,
     /// Every job, so shutdown can wait for them.
     jobs: TaskTracker,
     /// Cancels every job at the deadline.
@@ -39,20 +43,21 @@ impl Worker {
 
     /// Starts a job that takes `ms` milliseconds.
     pub fn submit(&self, ms: u64) {
-        let finished = Arc::clone(&self.finished);
+        let (finished, cancelled) = (Arc::clone(&self.finished), Arc::clone(&self.cancelled));
         let cancel = self.cancel.clone();
         self.jobs.spawn(async move {
             let job = tokio::time::sleep(Duration::from_millis(ms));
-            if cancel.run_until_cancelled(job).await.is_some() {
-                finished.fetch_add(1, Ordering::Relaxed);
-            }
+            let ended = match cancel.run_until_cancelled(job).await {
+                Some(()) => &finished,
+                None => &cancelled,
+            };
+            ended.fetch_add(1, Ordering::Relaxed);
         });
     }
 
     /// Lets jobs finish for at most `deadline`, cancels the rest, waits for them to stop.
     pub async fn shutdown(self, deadline: Duration) -> Report {
         self.jobs.close();
-        let running = self.jobs.len();
         if tokio::time::timeout(deadline, self.jobs.wait())
             .await
             .is_err()
@@ -60,10 +65,9 @@ impl Worker {
             self.cancel.cancel();
             self.jobs.wait().await;
         }
-        let finished = self.finished.load(Ordering::Relaxed);
         Report {
-            finished,
-            cancelled: running - finished.min(running),
+            finished: self.finished.load(Ordering::Relaxed),
+            cancelled: self.cancelled.load(Ordering::Relaxed),
         }
     }
 }

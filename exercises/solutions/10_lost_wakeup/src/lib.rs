@@ -3,11 +3,14 @@
 //! "Ready" is a state, so it is kept in something that has state: a `CancellationToken`
 //! used as a latch. Once cancelled it stays cancelled, and `cancelled()` resolves at
 //! once for anyone who asks later. (A `watch::Sender<bool>` with `wait_for` works too.)
+//!
+//! And no task: the wait for "ready" is bounded by the same timeout as the answer, in
+//! the handler itself. A spawned task that waits for "ready" would wait for ever on a
+//! service that never becomes ready: exercise 6's leak again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 /// How long `handle` waits for an answer.
@@ -33,12 +36,9 @@ impl Service {
 
     /// Doubles `x` once the service is ready; `None` if no answer within [`TIMEOUT`].
     pub async fn handle(self: &Arc<Self>, x: u64) -> Option<u64> {
-        let (tx, rx) = oneshot::channel();
-        let service = Arc::clone(self);
-        tokio::spawn(async move {
-            service.ready.cancelled().await;
-            let _ = tx.send(x * 2);
-        });
-        tokio::time::timeout(TIMEOUT, rx).await.ok()?.ok()
+        tokio::time::timeout(TIMEOUT, self.ready.cancelled())
+            .await
+            .ok()?;
+        Some(x * 2)
     }
 }
