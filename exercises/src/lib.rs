@@ -108,8 +108,8 @@ impl Manifest {
             .ok_or_else(|| {
                 format!(
                     "there is no exercise {n}; they are numbered {}..={} (see `list`)",
-                    self.exercises.first().map_or(0, Exercise::number),
-                    self.exercises.last().map_or(0, Exercise::number)
+                    self.exercises.iter().map(Exercise::number).min().unwrap_or(0),
+                    self.exercises.iter().map(Exercise::number).max().unwrap_or(0)
                 )
             })
     }
