@@ -11,8 +11,10 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-fn version(v: &str) -> Vec<u32> {
-    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+/// `1.88` → `[1, 88, 0]`, so that `1.88` and `1.88.0` compare equal.
+fn version(v: &str) -> [u32; 3] {
+    let mut parts = v.split('.').map(|p| p.parse().unwrap_or(0));
+    [(); 3].map(|()| parts.next().unwrap_or(0))
 }
 
 /// The workspace's `rust-version` is at least the highest `rust-version` of every locked
@@ -25,7 +27,11 @@ fn the_declared_rust_version_builds_the_locked_dependencies() {
         .current_dir(workspace())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let packages = metadata["packages"].as_array().unwrap();
     let (needed, by) = packages

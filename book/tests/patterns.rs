@@ -79,10 +79,7 @@ fn try_join_cancels_the_rest_on_the_first_error() {
     LeakCheck::new().run(|| async {
         assert_eq!(all_up(&[1, 2]).await, Ok(vec![1, 2]));
         let started = Instant::now();
-        assert_eq!(
-            all_up(&[13, 60_000]).await,
-            Err("host 13 is down".into())
-        );
+        assert_eq!(all_up(&[13, 60_000]).await, Err("host 13 is down".into()));
         assert!(started.elapsed() < Duration::from_secs(5));
     });
 }
@@ -130,7 +127,10 @@ async fn checksums(parts: Vec<Vec<u8>>) -> u64 {
 #[test]
 fn a_joinset_is_a_scope() {
     LeakCheck::new().run(|| async {
-        assert_eq!(checksums(vec![vec![1, 2], vec![3], vec![4, 5, 6]]).await, 21);
+        assert_eq!(
+            checksums(vec![vec![1, 2], vec![3], vec![4, 5, 6]]).await,
+            21
+        );
         // A caller who gives up: the set, and its tasks, go with the dropped future.
         let slow = async {
             let mut scope = JoinSet::new();
@@ -172,7 +172,10 @@ async fn abort_waits_for_an_await() -> (bool, bool) {
 #[test]
 fn abort_lands_at_the_next_await() {
     let (still_running, cancelled) = LeakCheck::new().run(abort_waits_for_an_await);
-    assert!(still_running, "an abort does not interrupt code between awaits");
+    assert!(
+        still_running,
+        "an abort does not interrupt code between awaits"
+    );
     assert!(cancelled, "it lands at the next await");
 }
 
@@ -234,7 +237,12 @@ fn blocking_work_outlives_the_check(check_threads: bool) -> bool {
 #[test]
 fn spawn_blocking_is_invisible_to_the_task_count() {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "blind_spot_alone", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "blind_spot_alone",
+            "--test-threads=1",
+        ])
         .output()
         .unwrap();
     assert!(

@@ -207,6 +207,7 @@ pub fn run(
         let applied = apply(&dir, &cheat.edits);
         let mut exercise = exercise;
         exercise.exercise_package = Some(name.clone());
+        exercise.crate_dir = Some(dir.clone());
         members.push(name);
         prepared.push((cheat.clone(), exercise, applied));
     }

@@ -60,6 +60,13 @@ pub struct Exercise {
     /// Override of the solution's package name (tests of the checker itself).
     #[serde(default)]
     pub solution_package: Option<String>,
+    /// The fingerprint of what the learner must not change: the test (for a fix-the-leak
+    /// exercise) and the `// SIMULATION` regions of its code. See [`fingerprint`].
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    /// Where the exercise's crate is, if not `exercises/<dir>` (scratch copies).
+    #[serde(skip)]
+    pub crate_dir: Option<PathBuf>,
 }
 
 impl Exercise {
@@ -77,6 +84,13 @@ impl Exercise {
         self.exercise_package
             .clone()
             .unwrap_or_else(|| format!("ex{}", self.dir.replace('_', "-")))
+    }
+
+    /// The exercise's crate folder in the workspace at `root`.
+    pub fn crate_dir(&self, root: &Path) -> PathBuf {
+        self.crate_dir
+            .clone()
+            .unwrap_or_else(|| root.join("exercises").join(&self.dir))
     }
 
     /// The solution's package: `sol01-count-tasks`.
@@ -108,8 +122,16 @@ impl Manifest {
             .ok_or_else(|| {
                 format!(
                     "there is no exercise {n}; they are numbered {}..={} (see `list`)",
-                    self.exercises.iter().map(Exercise::number).min().unwrap_or(0),
-                    self.exercises.iter().map(Exercise::number).max().unwrap_or(0)
+                    self.exercises
+                        .iter()
+                        .map(Exercise::number)
+                        .min()
+                        .unwrap_or(0),
+                    self.exercises
+                        .iter()
+                        .map(Exercise::number)
+                        .max()
+                        .unwrap_or(0)
                 )
             })
     }
@@ -314,6 +336,96 @@ pub fn judge_failure(output: &str) -> Outcome {
     }
 }
 
+/// A 64-bit FNV-1a hash of what a learner must leave as it is: for a fix-the-leak
+/// exercise, `tests/leak.rs` and every `// SIMULATION` ... `// END SIMULATION` region of
+/// `src/`; for a write-the-test exercise, all of `src/`. Not a defence against someone determined; a clear "you changed the test" for
+/// someone in a hurry.
+pub fn fingerprint(crate_dir: &Path, mode: Mode) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    if mode == Mode::FixTheLeak {
+        feed(&std::fs::read(crate_dir.join("tests/leak.rs")).unwrap_or_default());
+    }
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(crate_dir.join("src"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    sources.sort();
+    for path in sources {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        // A write-the-test exercise's code is all given: every line counts.
+        let mut inside = mode == Mode::WriteTheTest;
+        for line in text.lines() {
+            if line.trim_start().starts_with("// SIMULATION") {
+                inside = true;
+            }
+            if inside {
+                feed(line.trim_end().as_bytes());
+                feed(b"\n");
+            }
+            if line.trim_start().starts_with("// END SIMULATION") {
+                inside = false;
+            }
+        }
+    }
+    format!("{hash:016x}")
+}
+
+/// Whether the learner left the test and the simulations as they were.
+fn untouched(cargo: &Cargo, exercise: &Exercise) -> Result<(), String> {
+    let Some(expected) = &exercise.fingerprint else {
+        return Ok(());
+    };
+    let dir = exercise.crate_dir(&cargo.root);
+    if &fingerprint(&dir, exercise.mode) == expected {
+        return Ok(());
+    }
+    Err(match exercise.mode {
+        Mode::FixTheLeak => format!(
+            "tests/leak.rs or a `// SIMULATION` region was changed: they are what the exercise is \
+             judged against. Restore them (git diff {0}) and fix the code around them",
+            dir.display()
+        ),
+        Mode::WriteTheTest => format!(
+            "the bus (src/) was changed: write the test, not the code (git diff {})",
+            dir.display()
+        ),
+    })
+}
+
+/// What a write-the-test exercise's test may not do: know which version it runs against,
+/// or tell the leak check to look away.
+fn test_rules(cargo: &Cargo, exercise: &Exercise) -> Result<(), String> {
+    if exercise.mode != Mode::WriteTheTest {
+        return Ok(());
+    }
+    let test = std::fs::read_to_string(exercise.crate_dir(&cargo.root).join("tests/leak.rs"))
+        .unwrap_or_default();
+    for (pattern, why) in [
+        (
+            "feature",
+            "the test must not know which version it runs against (no `feature` in it)",
+        ),
+        (
+            "ignore_spawn_site",
+            "the test must not tell the leak check to ignore tasks",
+        ),
+        (
+            "expect_leaked",
+            "the test must expect no leak (no `expect_leaked`)",
+        ),
+    ] {
+        if test.contains(pattern) {
+            return Err(format!("{why}: `{pattern}` in tests/leak.rs"));
+        }
+    }
+    Ok(())
+}
+
 /// A write-the-test run on the leaky version counts as caught by the leak check only if
 /// `LeakCheck` itself recorded the failure, and (when it knows spawn sites) named the
 /// leaky code's spawn in `src/leaky.rs`.
@@ -340,6 +452,9 @@ fn through_the_leak_check(outcome: Outcome, record: &[String]) -> Outcome {
 
 /// Whether the learner's working copy of `exercise` is solved, with the test output.
 pub fn check(cargo: &Cargo, exercise: &Exercise) -> (bool, Outcome, String) {
+    if let Err(why) = untouched(cargo, exercise).and_then(|()| test_rules(cargo, exercise)) {
+        return (false, Outcome::Broken(why), String::new());
+    }
     match exercise.mode {
         Mode::FixTheLeak => {
             let (outcome, output) = cargo.leak_test(&exercise.package(), false);
@@ -395,6 +510,19 @@ pub fn verify(cargo: &Cargo, manifest: &Manifest) -> Result<Vec<Verdict>, String
     cargo.build(&packages)?;
     let mut verdicts = Vec::new();
     for exercise in &manifest.exercises {
+        let now = fingerprint(&exercise.crate_dir(&cargo.root), exercise.mode);
+        if exercise.fingerprint.as_deref() != Some(now.as_str()) {
+            verdicts.push(Verdict {
+                exercise: exercise.clone(),
+                ok: false,
+                detail: format!(
+                    "its test or simulation changed: set `fingerprint = \"{now}\"` in info.toml \
+                     (was {:?}) once the change is meant",
+                    exercise.fingerprint
+                ),
+            });
+            continue;
+        }
         let (ok, detail) = match exercise.mode {
             Mode::FixTheLeak => {
                 let (unsolved, _) = cargo.leak_test(&exercise.package(), false);
@@ -454,6 +582,8 @@ mod tests {
             hint: String::new(),
             exercise_package: None,
             solution_package: None,
+            fingerprint: None,
+            crate_dir: None,
         };
         assert_eq!(e.number(), 1);
         assert_eq!(e.package(), "ex01-count-tasks");

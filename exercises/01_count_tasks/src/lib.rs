@@ -22,7 +22,8 @@ use axum::Router;
 use axum::extract::Query;
 use axum::routing::get;
 
-/// Visits so far, printed once when the process is stopped.
+/// Visits so far. (Printing them when the process stops is the job of a hook that `main`
+/// would spawn once, at start-up; this crate has no `main`.)
 static VISITS: AtomicU64 = AtomicU64::new(0);
 
 /// The server's routes.
@@ -46,7 +47,9 @@ async fn hello(Query(query): Query<HashMap<String, String>>) -> String {
     VISITS.fetch_add(1, Ordering::Relaxed);
 
     // Print the visit count when the server is stopped with Ctrl-C.
-    // TODO 2: this runs for *every request*: each one leaves a task waiting for Ctrl-C.
+    // TODO 2: this runs for *every request*: each one leaves a task waiting for Ctrl-C. A
+    // process-wide hook is spawned once, at start-up, not per request; a request only
+    // counts its visit.
     tokio::spawn(async {
         if tokio::signal::ctrl_c().await.is_ok() {
             println!("{} visits", visits());

@@ -23,6 +23,7 @@ async fn get(app: &axum::Router, path: &str) -> String {
 #[test]
 fn greetings_leave_no_task_behind() {
     let counts = LeakCheck::new()
+        .check_threads()
         .settle(Duration::from_millis(500))
         .run(|| async {
             let app = exercise::app();

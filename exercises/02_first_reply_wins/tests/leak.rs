@@ -9,9 +9,10 @@ use leak_probe::LeakCheck;
 #[test]
 fn slower_mirrors_do_not_hang_around() {
     let mirrors = LeakCheck::new()
-        .settle(Duration::from_millis(500))
-        // The lesson is about tasks: work moved into an OS thread fails too.
+        // The lesson is about tasks: work moved into an OS thread (or onto another
+        // runtime, which has threads of its own) fails too.
         .check_threads()
+        .settle(Duration::from_millis(500))
         .run(|| async {
             let mirrors = exercise::Mirrors::new(&[5, 20, 40]);
             for _ in 0..5 {
@@ -33,5 +34,10 @@ fn slower_mirrors_do_not_hang_around() {
         mirrors.fetches_in_stats(),
         0,
         "a fetch whose replies were all read is not kept for ever"
+    );
+    assert_eq!(
+        mirrors.requests_answered(),
+        vec![5, 5, 5],
+        "every fetch asks every mirror, and every mirror answers"
     );
 }

@@ -9,6 +9,7 @@ use leak_probe::LeakCheck;
 #[test]
 fn workers_end_with_their_session() {
     LeakCheck::new()
+        .check_threads()
         .settle(Duration::from_millis(500))
         .run(|| async {
             let hub = exercise::Hub::new(2);

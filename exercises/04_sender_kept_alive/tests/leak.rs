@@ -12,6 +12,7 @@ fn consumers_end_when_their_sum_is_done() {
     // One thread: the consumer runs only when the sum waits, so `inject` below is sure to
     // find the sum running.
     let (after_done, after_giving_up, _pipeline) = LeakCheck::new()
+        .check_threads()
         .current_thread()
         .settle(Duration::from_millis(500))
         .run(|| async {

@@ -11,6 +11,7 @@ use leak_probe::LeakCheck;
 #[test]
 fn the_heartbeat_stops_with_the_work() {
     let [done, gave_up] = LeakCheck::new()
+        .check_threads()
         .settle(Duration::from_millis(500))
         .run(|| async {
             let beats = Arc::new(AtomicU64::new(0));

@@ -17,6 +17,7 @@ use tokio::sync::{Notify, oneshot};
 /// How long `price` waits for the upstream.
 pub const TIMEOUT: Duration = Duration::from_millis(100);
 
+// SIMULATION (don't change it: the test relies on it)
 /// An upstream price service (a simulation: don't change it). A silent one accepts every
 /// call and never answers; a slow one answers after a delay.
 #[derive(Debug, Default)]
@@ -57,6 +58,7 @@ impl Upstream {
         item.len() as u64 * 100
     }
 }
+// END SIMULATION
 
 /// Gave up waiting for the upstream.
 #[derive(Debug, PartialEq, Eq)]

@@ -19,6 +19,7 @@ fn request(ms: u64) -> Request<Body> {
 #[test]
 fn work_stops_when_the_client_leaves() {
     LeakCheck::new()
+        .check_threads()
         .settle(Duration::from_millis(300))
         .run(|| async {
             let app = exercise::app();

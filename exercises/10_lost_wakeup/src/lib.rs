@@ -41,6 +41,8 @@ impl Service {
     pub async fn handle(self: &Arc<Self>, x: u64) -> Option<u64> {
         let (tx, rx) = oneshot::channel();
         let service = Arc::clone(self);
+        // TODO: and does this wait need a task at all? A request that gets no answer (the
+        // service never became ready) must leave nothing waiting.
         tokio::spawn(async move {
             service.ready.notified().await;
             let _ = tx.send(x * 2);

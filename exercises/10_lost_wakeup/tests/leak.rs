@@ -11,6 +11,7 @@ use leak_probe::LeakCheck;
 #[test]
 fn nobody_misses_ready() {
     let answers = LeakCheck::new()
+        .check_threads()
         .settle(Duration::from_millis(300))
         .run(|| async {
             let service = Service::new();

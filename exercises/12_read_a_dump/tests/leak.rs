@@ -20,6 +20,7 @@ fn order(id: u64) -> Order {
 #[test]
 fn checkouts_leave_no_task_behind() {
     let shop = LeakCheck::new()
+        .check_threads()
         .settle(Duration::from_millis(500))
         .run(|| async {
             let shop = Shop::new();
@@ -31,7 +32,7 @@ fn checkouts_leave_no_task_behind() {
                 }
             }
             // Some confirmations come later.
-            tokio::time::sleep(Duration::from_millis(400)).await;
+            tokio::time::sleep(Duration::from_millis(700)).await;
             for id in (3..=20).step_by(4) {
                 shop.mail_delivered(id);
             }
@@ -50,6 +51,7 @@ fn checkouts_leave_no_task_behind() {
 
     // A busy day with no confirmation at all: the list stays within its limit.
     let busy = LeakCheck::new()
+        .check_threads()
         .settle(Duration::from_millis(500))
         .run(|| async {
             let shop = Shop::with_pending_mail_limit(8);

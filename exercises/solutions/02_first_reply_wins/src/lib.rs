@@ -7,14 +7,32 @@
 //! ever waits. Dropping the receiver instead would fix the leak too (sends to a closed
 //! channel fail at once), but would lose the late replies the stats page wants.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+// SIMULATION (don't change it: the test relies on it)
+/// One mirror (a simulation: don't change it). It answers a request after its delay,
+/// and counts the requests it answered.
+#[derive(Debug)]
+struct Mirror {
+    delay: Duration,
+    answered: AtomicU64,
+}
+
+impl Mirror {
+    async fn request(&self) {
+        tokio::time::sleep(self.delay).await;
+        self.answered.fetch_add(1, Ordering::Relaxed);
+    }
+}
+// END SIMULATION
+
 /// A set of mirrors, each answering after its own delay.
 pub struct Mirrors {
-    delays: Vec<Duration>,
+    mirrors: Vec<Arc<Mirror>>,
     /// Receivers of the replies that came after the first, for a stats page.
     late: Mutex<Vec<mpsc::Receiver<usize>>>,
 }
@@ -23,9 +41,14 @@ impl Mirrors {
     /// Mirrors answering after these many milliseconds.
     pub fn new(delays_ms: &[u64]) -> Mirrors {
         Mirrors {
-            delays: delays_ms
+            mirrors: delays_ms
                 .iter()
-                .map(|&ms| Duration::from_millis(ms))
+                .map(|&ms| {
+                    Arc::new(Mirror {
+                        delay: Duration::from_millis(ms),
+                        answered: AtomicU64::new(0),
+                    })
+                })
                 .collect(),
             late: Mutex::new(Vec::new()),
         }
@@ -34,12 +57,12 @@ impl Mirrors {
     /// Asks every mirror; answers the index of the first one to reply.
     pub async fn fetch(&self) -> usize {
         // Room for every reply: a mirror's send never waits, so every mirror task ends.
-        let (replies, mut first) = mpsc::channel(self.delays.len().max(1));
-        for (mirror, delay) in self.delays.iter().copied().enumerate() {
+        let (replies, mut first) = mpsc::channel(self.mirrors.len().max(1));
+        for (index, mirror) in self.mirrors.iter().cloned().enumerate() {
             let replies = replies.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                let _ = replies.send(mirror).await;
+                mirror.request().await;
+                let _ = replies.send(index).await;
             });
         }
         drop(replies);
@@ -62,6 +85,14 @@ impl Mirrors {
         late.retain(|receiver| !(receiver.is_closed() && receiver.is_empty()));
         replies.sort_unstable();
         replies
+    }
+
+    /// Requests each mirror answered so far.
+    pub fn requests_answered(&self) -> Vec<u64> {
+        self.mirrors
+            .iter()
+            .map(|m| m.answered.load(Ordering::Relaxed))
+            .collect()
     }
 
     /// Fetches whose late replies the stats page still waits for.

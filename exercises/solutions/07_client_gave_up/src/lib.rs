@@ -30,11 +30,13 @@ pub fn app() -> Router {
     Router::new().route("/report", get(report))
 }
 
+// SIMULATION (don't change it: the test relies on it)
 /// Builds line `step` of a report (a millisecond of work).
 async fn line(step: u64) -> String {
     tokio::time::sleep(Duration::from_millis(1)).await;
     format!("line {step}\n")
 }
+// END SIMULATION
 
 /// `GET /report?ms=N`: a report of N lines, streamed as they are built.
 async fn report(Query(query): Query<HashMap<String, u64>>) -> Body {
