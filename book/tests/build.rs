@@ -129,3 +129,15 @@ fn slugs_follow_mdbook() {
             .exists()
     );
 }
+
+/// Every figure the book quotes comes from generated output (or the code): none typed by
+/// hand. In the numbers chapter, every number.
+#[test]
+fn every_figure_in_prose_comes_from_a_generated_file() {
+    let problems = book_checks::unsourced_figures(&root());
+    assert!(
+        problems.is_empty(),
+        "figures typed by hand:\n{}",
+        problems.join("\n")
+    );
+}
