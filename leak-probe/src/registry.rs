@@ -389,10 +389,10 @@ impl Registry {
     /// recorded there).
     pub fn clear_await(&self, id: u64, depth: usize, point: Site) {
         self.shared.with_entry(id, |entry| {
-            if let Some(slot) = entry.awaits.get_mut(depth) {
-                if slot.is_some_and(|p| std::ptr::eq(p, point)) {
-                    *slot = None;
-                }
+            if let Some(slot) = entry.awaits.get_mut(depth)
+                && slot.is_some_and(|p| std::ptr::eq(p, point))
+            {
+                *slot = None;
             }
         });
     }
@@ -486,10 +486,10 @@ pub fn short_path(path: &str) -> &str {
     let workspace = env!("CARGO_MANIFEST_DIR")
         .rsplit_once('/')
         .map_or("", |(parent, _)| parent);
-    if !workspace.is_empty() {
-        if let Some(rest) = path.strip_prefix(workspace) {
-            return rest.trim_start_matches('/');
-        }
+    if !workspace.is_empty()
+        && let Some(rest) = path.strip_prefix(workspace)
+    {
+        return rest.trim_start_matches('/');
     }
     path
 }
@@ -560,12 +560,11 @@ pub fn for_current_runtime() -> Option<Arc<Registry>> {
         }
         let id = tokio::runtime::Handle::try_current().ok()?.id();
         CACHED.with(|cached| {
-            if let Some((cached_id, registry)) = &*cached.borrow() {
-                if *cached_id == id {
-                    if let Some(registry) = registry.upgrade() {
-                        return Some(registry);
-                    }
-                }
+            if let Some((cached_id, registry)) = &*cached.borrow()
+                && *cached_id == id
+                && let Some(registry) = registry.upgrade()
+            {
+                return Some(registry);
             }
             let registry = by_runtime::get(id)?;
             *cached.borrow_mut() = Some((id, Arc::downgrade(&registry)));
