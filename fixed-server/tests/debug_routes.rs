@@ -124,7 +124,6 @@ fn bad_debug_queries_get_a_400_with_the_reason() {
             ("debug=99999999999999999999", "debug must be"),
             ("trace=yes", "trace must be 1"),
             ("all_traces=-1", "all_traces must be 0"),
-            ("format=nope", "unknown parameter `format`"),
         ] {
             for route in ["/_stack", "/_tasks"] {
                 let (status, body) = get(&app, &format!("{route}?{query}")).await;
@@ -132,6 +131,23 @@ fn bad_debug_queries_get_a_400_with_the_reason() {
                 assert!(body.starts_with(says), "{route}?{query}: {body}");
                 assert_eq!(body.lines().count(), 1, "{body}");
             }
+        }
+        for (path, says) in [
+            (
+                "/_stack?format=nope",
+                "format must be text (the default), json or pprof",
+            ),
+            ("/_tasks?format=pprof", "unknown parameter `format`"),
+            (
+                "/_leaks?format=html",
+                "format must be json (the default) or text",
+            ),
+            ("/_leaks?debug=2", "unknown parameter `debug`"),
+        ] {
+            let (status, body) = get(&app, path).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+            assert!(body.starts_with(says), "{path}: {body}");
+            assert_eq!(body.lines().count(), 1, "{body}");
         }
         let (status, body) = get(&app, "/_stack?trace=tokio").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -285,6 +301,70 @@ fn stack_explains_what_is_missing_on_a_plain_runtime() {
     });
 }
 
+/// `/_stack?format=json` is `/_tasks`; `?format=pprof` a gzipped pprof profile with the
+/// leaked tasks under the sum frames; `/_leaks` lists the sum site; `/_ui` is the page.
+#[test]
+fn stack_exports_json_and_pprof_and_the_ui_is_served() {
+    let _app = LeakCheck::new().expect_leaked(10).run(|| async {
+        let app = leaky_after_sums(10).await;
+        let (status, json) = get(&app, "/_stack?format=json").await;
+        assert_eq!(status, StatusCode::OK);
+        let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(report["groups"][0]["count"], 10, "{report:#}");
+
+        let response = app
+            .clone()
+            .oneshot(
+                Request::get("/_stack?format=pprof")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip");
+        let profile = leak_probe::report::pprof::decode(&bytes).unwrap();
+        let tasks: i64 = profile.sample.iter().map(|s| s.value[0]).sum();
+        assert_eq!(tasks, report["reported_tasks"].as_i64().unwrap());
+        assert!(profile.sample.iter().any(|s| s.value == [10]));
+
+        let (status, leaks) = get(&app, "/_leaks").await;
+        assert_eq!(status, StatusCode::OK);
+        let leaks: serde_json::Value = serde_json::from_str(&leaks).unwrap();
+        let sum = leaks["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| {
+                s["site"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("leaky-server/src/sum.rs:")
+            })
+            .unwrap_or_else(|| panic!("{leaks:#}"));
+        assert_eq!(sum["alive"], 10);
+        assert!(
+            sum["waiting_at"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("leaky-server/src/sum.rs:")
+        );
+        // A first read started the sampler: no history yet, and it says so.
+        assert!(
+            leaks["note"].as_str().unwrap().contains("sampling for"),
+            "{leaks:#}"
+        );
+
+        let (status, page) = get(&app, "/_ui").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.starts_with("<!doctype html>") && page.contains("fetch(\"_leaks\""));
+        app
+    });
+}
+
 /// With many tasks from one site, `/_stack?trace=tokio` renders the tokio traces of a
 /// sample of them (100 per site) and still counts every task; `&all_traces=1` renders
 /// them all.
@@ -329,7 +409,7 @@ fn debug_routes_are_closed_off_loopback_unless_exposed() {
             fixed_server::app_with(fixed_server::AppState::new(), closed),
             leaky_server::app_with(leaky_server::AppState::new(), closed),
         ] {
-            for path in ["/_count", "/_stack", "/_tasks"] {
+            for path in ["/_count", "/_stack", "/_tasks", "/_leaks", "/_ui"] {
                 assert_eq!(get(&app, path).await.0, StatusCode::NOT_FOUND, "{path}");
             }
             assert_eq!(get(&app, "/metrics").await.0, StatusCode::OK);

@@ -5,6 +5,9 @@
 //! | `GET /_count` | live tasks of this runtime, a bare integer (the blog's endpoint) |
 //! | `GET /_stack` | live tasks grouped by spawn site and await point, as text; `?debug=2` also lists every task (with the task that spawned it); `?trace=0` leaves out await points; `?trace=tokio` adds tokio's own task dump (off unless allowed, see [`DebugConfig::tokio_dump`]); `?all_traces=1` renders every tokio trace, not a sample of 100 per spawn site |
 //! | `GET /_tasks` | the same report as JSON (same query parameters) |
+//! | `GET /_stack?format=pprof` | the same report as a gzipped pprof profile, for `go tool pprof` ([`crate::report::pprof`]) |
+//! | `GET /_leaks` | leak suspects: spawn sites whose floor of live tasks keeps rising, JSON; `?format=text` as text ([`crate::leaks`]) |
+//! | `GET /_ui` | a live page for all of it: the count over time, sites and suspects, the dump on demand (one self-contained HTML page) |
 //! | `GET /metrics` | Prometheus text, see [`crate::metrics`] |
 //!
 //! # Safe under load
@@ -46,7 +49,7 @@ pub fn instrument(app: Router) -> Router {
     instrument_with(app, DebugConfig::default())
 }
 
-/// Whether `/_count`, `/_stack` and `/_tasks` are served. They reveal internals (spawn
+/// Whether `/_count`, `/_stack`, `/_tasks`, `/_leaks` and `/_ui` are served. They reveal internals (spawn
 /// sites, source paths), so they are not for the internet. `/metrics` is served either
 /// way: it is meant to be scraped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -108,6 +111,8 @@ pub fn debug_routes(http: Arc<HttpMetrics>, config: DebugConfig) -> Router {
         .route("/_count", get(count))
         .route("/_stack", get(stack))
         .route("/_tasks", get(tasks))
+        .route("/_leaks", get(leaks))
+        .route("/_ui", get(ui))
         .with_state(config)
         .merge(metrics_route(http))
 }
@@ -306,20 +311,132 @@ async fn report(
     }
 }
 
-/// `GET /_stack`: the task report as text.
+/// How `/_stack` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StackFormat {
+    Text,
+    Json,
+    Pprof,
+}
+
+/// Takes `format` out of `pairs`.
+fn take_format(pairs: &mut Vec<(String, String)>) -> Result<StackFormat, (StatusCode, String)> {
+    let mut format = StackFormat::Text;
+    let mut bad = None;
+    pairs.retain(|(key, value)| {
+        if key != "format" {
+            return true;
+        }
+        match value.as_str() {
+            "text" => format = StackFormat::Text,
+            "json" => format = StackFormat::Json,
+            "pprof" => format = StackFormat::Pprof,
+            v => bad = Some(clip(v)),
+        }
+        false
+    });
+    match bad {
+        Some(v) => Err((
+            StatusCode::BAD_REQUEST,
+            format!("format must be text (the default), json or pprof, not `{v}`\n"),
+        )),
+        None => Ok(format),
+    }
+}
+
+/// `GET /_stack`: the task report as text (or `?format=json`, `?format=pprof`).
 async fn stack(
     State(config): State<DebugConfig>,
-    Query(pairs): Query<Vec<(String, String)>>,
+    Query(mut pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    match report(&pairs, config).await {
-        Ok(report) => (
+    let format = match take_format(&mut pairs) {
+        Ok(format) => format,
+        Err(error) => return error.into_response(),
+    };
+    match (report(&pairs, config).await, format) {
+        (Ok(report), StackFormat::Text) => (
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             report.to_string(),
         )
             .into_response(),
-        Err(error) => error.into_response(),
+        (Ok(report), StackFormat::Json) => axum::Json(report).into_response(),
+        (Ok(report), StackFormat::Pprof) => (
+            [
+                (header::CONTENT_TYPE, "application/octet-stream"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"tasks.pb.gz\"",
+                ),
+            ],
+            report::pprof::encode(&report),
+        )
+            .into_response(),
+        (Err(error), _) => error.into_response(),
     }
 }
+
+/// `GET /_leaks`: leak suspects by spawn site, JSON (or `?format=text`).
+async fn leaks(Query(pairs): Query<Vec<(String, String)>>) -> Response {
+    let mut text = false;
+    for (key, value) in &pairs {
+        match (key.as_str(), value.as_str()) {
+            ("format", "json") => text = false,
+            ("format", "text") => text = true,
+            ("format", v) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "format must be json (the default) or text, not `{}`\n",
+                        clip(v)
+                    ),
+                )
+                    .into_response();
+            }
+            (k, _) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown parameter `{}`; /_leaks takes format\n", clip(k)),
+                )
+                    .into_response();
+            }
+        }
+    }
+    // Reading the registry per site is one pass over it: keep it off the workers (the
+    // blocking pool runs in the runtime's context, so the report is of this runtime).
+    let report = tokio::task::spawn_blocking(crate::leaks::current).await;
+    match (report, text) {
+        (Ok(report), true) => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            report.to_string(),
+        )
+            .into_response(),
+        (Ok(report), false) => axum::Json(report).into_response(),
+        (Err(_), _) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the leak report failed\n",
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /_ui`: the live leak page (see `leak-probe/src/ui.html`).
+async fn ui() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            // Everything the page needs is in it; it may only talk to this server.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+            ),
+        ],
+        UI_PAGE,
+    )
+        .into_response()
+}
+
+/// The page `/_ui` serves: HTML, CSS and script in one file, no download from anywhere.
+pub const UI_PAGE: &str = include_str!("ui.html");
 
 /// `GET /_tasks`: the task report as JSON.
 async fn tasks(

@@ -37,6 +37,7 @@
 pub mod await_point;
 pub mod check;
 pub mod http;
+pub mod leaks;
 pub mod metrics;
 pub mod registry;
 pub mod report;

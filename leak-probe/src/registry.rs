@@ -76,6 +76,19 @@ impl TaskInfo {
     }
 }
 
+/// What [`Registry::site_details`] knows of one spawn site.
+#[derive(Debug, Clone)]
+pub struct SiteDetails {
+    /// The spawn site.
+    pub site: Site,
+    /// Its live tasks.
+    pub alive: usize,
+    /// When the oldest of them was spawned.
+    pub oldest_spawned_at: Instant,
+    /// Where most of them wait, innermost first (empty: at no marked await).
+    pub waiting_at: Vec<Site>,
+}
+
 #[derive(Clone, Copy)]
 struct Entry {
     site: Site,
@@ -120,6 +133,8 @@ pub struct Registry {
     pub(crate) reporting: AtomicBool,
     /// Set while a tokio task dump of this runtime runs.
     pub(crate) dumping: AtomicBool,
+    /// The per-site history that names leak suspects (see [`crate::leaks`]).
+    pub(crate) leaks: crate::leaks::Watcher,
 }
 
 struct Shared {
@@ -321,6 +336,7 @@ impl Registry {
             }),
             reporting: AtomicBool::new(false),
             dumping: AtomicBool::new(false),
+            leaks: crate::leaks::Watcher::default(),
         }
     }
 
@@ -436,6 +452,54 @@ impl Registry {
             let shard = lock(shard);
             out.extend(shard.live.iter().map(|(&id, e)| self.info(id, e)));
         }
+        out
+    }
+
+    /// Per spawn site: live tasks, the oldest one's spawn time, and where most of them
+    /// wait (the most common await points). One pass over the shards, no copy of them.
+    pub fn site_details(&self) -> Vec<SiteDetails> {
+        self.shared.flush_all();
+        struct Acc {
+            alive: usize,
+            oldest_ns: u64,
+            awaits: HashMap<[Option<Site>; AWAIT_DEPTH], usize>,
+        }
+        let mut by_site: HashMap<Site, Acc> = HashMap::new();
+        for shard in self.shared.shards.iter() {
+            for e in lock(shard).live.values() {
+                let acc = by_site.entry(e.site).or_insert(Acc {
+                    alive: 0,
+                    oldest_ns: e.spawned_ns,
+                    awaits: HashMap::new(),
+                });
+                acc.alive += 1;
+                acc.oldest_ns = acc.oldest_ns.min(e.spawned_ns);
+                // Distinct await tuples per site are few (they are lines of code).
+                *acc.awaits.entry(e.awaits).or_default() += 1;
+            }
+        }
+        let mut out: Vec<SiteDetails> = by_site
+            .into_iter()
+            .map(|(site, acc)| {
+                let waiting_at = acc
+                    .awaits
+                    .into_iter()
+                    .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+                    .map(|(awaits, _)| awaits.iter().rev().flatten().copied().collect())
+                    .unwrap_or_default();
+                SiteDetails {
+                    site,
+                    alive: acc.alive,
+                    oldest_spawned_at: self.shared.epoch + Duration::from_nanos(acc.oldest_ns),
+                    waiting_at,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.alive
+                .cmp(&a.alive)
+                .then_with(|| site_key(a.site).cmp(&site_key(b.site)))
+        });
         out
     }
 

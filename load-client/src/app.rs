@@ -23,6 +23,8 @@ pub struct LoadOptions {
     pub json: bool,
     /// Write a chart here.
     pub plot: Option<PathBuf>,
+    /// Write a flame graph of the live tasks here, after the run.
+    pub flamegraph: Option<PathBuf>,
     /// Exit 1 on a leak.
     pub fail_on_leak: bool,
 }
@@ -166,6 +168,12 @@ pub async fn load(opts: LoadOptions) -> Result<u8, Error> {
             println!("chart: {}", path.display());
         }
     }
+    if let Some(path) = &opts.flamegraph {
+        let tasks = write_flamegraph(path, count_url, &report).await?;
+        if !json {
+            println!("flame graph of {tasks} live task(s): {}", path.display());
+        }
+    }
 
     if json {
         let mut value = serde_json::to_value(&report).expect("the report serializes");
@@ -208,6 +216,49 @@ async fn fetch_text(url: &Url) -> Result<String, Error> {
         .text()
         .await
         .map_err(|e| Error::Unreachable(format!("cannot read {url}: {e}")))
+}
+
+/// Fetches the server's live tasks (`/_tasks`, or Go's `/_stack`) and writes their flame
+/// graph to `path`; the number of tasks drawn.
+async fn write_flamegraph(
+    path: &std::path::Path,
+    count_url: &Url,
+    report: &run::RunReport,
+) -> Result<u64, Error> {
+    let tasks_url = with_path(count_url, "/_tasks");
+    let folded = match fetch_text(&tasks_url).await {
+        Ok(json) => crate::flame::folded_from_tasks_json(&json),
+        Err(_) => None,
+    };
+    let folded = match folded {
+        Some(folded) => folded,
+        None => {
+            let stack_url = with_path(count_url, "/_stack");
+            let groups = stack::summarize(&fetch_text(&stack_url).await?);
+            if groups.is_empty() {
+                return Err(Error::Io(format!(
+                    "no flame graph: neither {tasks_url} nor {stack_url} answered a task report load-client reads"
+                )));
+            }
+            crate::flame::folded_from_go(&groups)
+        }
+    };
+    let tasks = folded
+        .iter()
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    let title = format!(
+        "live tasks of {} after {} request(s)",
+        report.url, report.total.requests
+    );
+    let svg = crate::flame::svg(&folded, &title).map_err(Error::Io)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Io(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(path, svg)
+        .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))?;
+    Ok(tasks)
 }
 
 fn write_plot(path: &std::path::Path, report: &run::RunReport) -> Result<(), Error> {

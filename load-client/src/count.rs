@@ -45,6 +45,23 @@ impl Counter {
         &self.url
     }
 
+    /// GETs `url` (another debug route of the same server, e.g. `/_leaks`) over the same
+    /// connection as the count, so that reading it does not open one more connection (one
+    /// more task) on the server: `(status, body)`.
+    pub async fn get_text(&self, url: &Url) -> Result<(reqwest::StatusCode, String), Error> {
+        let _turn = self.one_at_a_time.lock().await;
+        let unreachable =
+            |e: reqwest::Error| Error::Unreachable(format!("cannot read {url}: {}", describe(&e)));
+        let response = self
+            .client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status();
+        Ok((status, response.text().await.map_err(unreachable)?))
+    }
+
     /// The current count. Fails with [`Error::Unreachable`] if the server does not answer,
     /// and [`Error::BadCount`] if it answers something that is not a count.
     pub async fn read(&self) -> Result<usize, Error> {

@@ -21,10 +21,12 @@
 pub mod app;
 pub mod count;
 pub mod demo;
+pub mod flame;
 pub mod load;
 pub mod plot;
 pub mod process;
 pub mod run;
+pub mod sites;
 pub mod slow;
 pub mod soak;
 pub mod stack;

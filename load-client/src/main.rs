@@ -122,6 +122,10 @@ struct LoadArgs {
     /// Write an SVG chart of the task count (and latency) over the run
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
+    /// After the run, write a flame graph (SVG) of the server's live tasks: spawn site at
+    /// the root, the lines they wait at on top (from /_tasks, or Go's /_stack)
+    #[arg(long, value_name = "FILE.svg")]
+    flamegraph: Option<PathBuf>,
     /// Exit 1 if tasks leaked after settling (more than --leak-threshold per request)
     #[arg(long)]
     fail_on_leak: bool,
@@ -292,6 +296,7 @@ fn load_options(args: LoadArgs) -> Result<LoadOptions, Error> {
         stack: args.stack,
         json: args.json,
         plot: args.plot,
+        flamegraph: args.flamegraph,
         fail_on_leak: args.fail_on_leak,
     })
 }

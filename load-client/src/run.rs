@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::Error;
 use crate::count::Counter;
 use crate::load::{self, LoadSpec, Stats};
+use crate::sites::{self, LeakSite, SiteCounts, SiteReader};
 use crate::windows::LatencyWindows;
 
 /// How long the count must stay put to count as settled.
@@ -110,6 +111,10 @@ pub struct Figures {
     pub settle_ms: u64,
     /// Whether the count stopped moving within the settle window.
     pub settled: bool,
+    /// Where the leaked tasks were spawned (from the server's `/_leaks`; empty without
+    /// a leak, or on a server that has no `/_leaks`): the sites that grew most, enough
+    /// of them to account for `leaked`.
+    pub leaking_at: Vec<LeakSite>,
 }
 
 /// The `--json` object. See the README's schema.
@@ -325,8 +330,17 @@ pub async fn run(
     let run_start = Instant::now();
     // Read the count all through the run, for the chart; stops when `_watch` is dropped.
     let _watch = Watch::start(Arc::clone(&counter), sampler.clone(), POLL_EVERY * 2);
-    let (rounds, latency_over_time) =
-        rounds(spec, &counter, &sampler, run_start, on_done, &mut on_round).await?;
+    let sites = SiteReader::new(leaks_url(&spec.count_url), Arc::clone(&counter));
+    let (rounds, latency_over_time, (first_sites, last_sites)) = rounds(
+        spec,
+        &counter,
+        &sites,
+        &sampler,
+        run_start,
+        on_done,
+        &mut on_round,
+    )
+    .await?;
 
     let mut all = Stats::new();
     let (mut settle_ms, mut settled) = (0, true);
@@ -343,13 +357,14 @@ pub async fn run(
         took: Duration::from_millis(settle_ms),
         stable: settled,
     };
-    let total = figures(
+    let mut total = figures(
         &all,
         first.tasks_before,
         last.tasks_after,
         settled,
         spec.leak_threshold,
     );
+    total.leaking_at = leaking_at(&total, first_sites.as_ref(), last_sites.as_ref());
     Ok(RunReport {
         url: spec.url.to_string(),
         count_url: spec.count_url.to_string(),
@@ -361,11 +376,36 @@ pub async fn run(
     })
 }
 
-type Rounds = (Vec<(Figures, Stats)>, LatencyWindows);
+/// The sites before the first round and after the last (`None`: no `/_leaks`).
+type FirstAndLast = (Option<SiteCounts>, Option<SiteCounts>);
+type Rounds = (Vec<(Figures, Stats)>, LatencyWindows, FirstAndLast);
+
+/// Where the per-site counts of the server behind `count_url` are: `/_leaks` next to it.
+pub fn leaks_url(count_url: &Url) -> Url {
+    let mut url = count_url.clone();
+    url.set_path("/_leaks");
+    url.set_query(None);
+    url
+}
+
+/// The sites to blame for a leak in `f`, from the readings around it.
+fn leaking_at(
+    f: &Figures,
+    before: Option<&SiteCounts>,
+    after: Option<&SiteCounts>,
+) -> Vec<LeakSite> {
+    match (f.verdict, before, after) {
+        (Verdict::Leak, Some(before), Some(after)) => {
+            sites::blame(&sites::grown(before, after), f.leaked)
+        }
+        _ => Vec::new(),
+    }
+}
 
 async fn rounds(
     spec: &RunSpec,
     counter: &Counter,
+    sites: &SiteReader,
     sampler: &Sampler,
     run_start: Instant,
     on_done: Arc<dyn Fn() + Send + Sync>,
@@ -373,8 +413,13 @@ async fn rounds(
 ) -> Result<Rounds, Error> {
     let mut out: Vec<(Figures, Stats)> = Vec::new();
     let mut over_time = LatencyWindows::new();
+    let (mut first_sites, mut last_sites) = (None, None);
     for round in 1..=spec.rounds.max(1) {
         let before = steady_count(counter, sampler).await?;
+        let sites_before = sites.read().await;
+        if round == 1 {
+            first_sites.clone_from(&sites_before);
+        }
         let stats = load::round(&spec.url, &spec.load, run_start, Arc::clone(&on_done)).await;
         // The target died under the load, or right after it: report what was seen.
         let lost = |reason: String, stats: &Stats| {
@@ -395,12 +440,15 @@ async fn rounds(
             Err(Error::Unreachable(reason)) => return Err(lost(reason, &stats)),
             Err(e) => return Err(e),
         };
-        let figures = figures(&stats, before, after, settled, spec.leak_threshold);
+        let mut figures = figures(&stats, before, after, settled, spec.leak_threshold);
+        let sites_after = sites.read().await;
+        figures.leaking_at = leaking_at(&figures, sites_before.as_ref(), sites_after.as_ref());
+        last_sites = sites_after;
         on_round(round, &figures);
         over_time.merge(&stats.over_time);
         out.push((figures, stats));
     }
-    Ok((out, over_time))
+    Ok((out, over_time, (first_sites, last_sites)))
 }
 
 fn lost_report(
@@ -478,6 +526,7 @@ fn figures(
         errors: stats.errors.clone(),
         settle_ms: u64::try_from(settled.took.as_millis()).unwrap_or(u64::MAX),
         settled: settled.stable,
+        leaking_at: Vec::new(),
     }
 }
 
@@ -513,6 +562,21 @@ pub fn describe(f: &Figures) -> String {
         f.leaked_per_request,
         verdict_line(f)
     ));
+    for site in &f.leaking_at {
+        line(format!(
+            "   +{} task(s) spawned at {}{}{}",
+            site.grew,
+            site.site,
+            site.waiting_at
+                .first()
+                .map_or(String::new(), |w| format!(", waiting at {w}")),
+            if site.suspect {
+                " (the server's /_leaks calls it a suspect)"
+            } else {
+                ""
+            }
+        ));
+    }
     if f.answered > 0 {
         line(format!(
             " {} answered, {:.0} requests/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
@@ -544,10 +608,20 @@ pub fn describe(f: &Figures) -> String {
     out
 }
 
-/// `LEAK, 1.00 per request` or `no leak`.
+/// `LEAK, 1.00 per request, at leaky-server/src/sum.rs:99:5` (the site when the server
+/// has `/_leaks`) or `no leak`.
 pub fn verdict_line(f: &Figures) -> String {
     if f.verdict == Verdict::Leak {
-        format!("LEAK, {:.2} per request", f.leaked_per_request)
+        let sites: Vec<&str> = f.leaking_at.iter().map(|s| s.site.as_str()).collect();
+        if sites.is_empty() {
+            format!("LEAK, {:.2} per request", f.leaked_per_request)
+        } else {
+            format!(
+                "LEAK, {:.2} per request, at {}",
+                f.leaked_per_request,
+                sites.join(" and ")
+            )
+        }
     } else {
         "no leak".into()
     }

@@ -63,10 +63,27 @@ fn verdict_is_one_task_per_request_on_leaky_and_none_on_fixed() {
             report["leaked_per_request"], 1.0,
             "leaky {route}: {report:#}"
         );
+        // Where: the spawn site in the route's own file (from the server's /_leaks).
+        let file = format!(
+            "leaky-server/src/{}.rs:",
+            scenario.tag.route().trim_start_matches('/')
+        );
+        let site = &report["leaking_at"][0];
+        assert!(
+            site["site"].as_str().unwrap().starts_with(&file),
+            "leaky {route}: {report:#}"
+        );
+        assert_eq!(site["grew"], 20, "leaky {route}: {report:#}");
+        assert_eq!(
+            report["leaking_at"].as_array().unwrap().len(),
+            1,
+            "{report:#}"
+        );
 
         let report = json_run(fixed.url(route).as_str(), extra);
         assert_eq!(report["verdict"], "no leak", "fixed {route}: {report:#}");
         assert_eq!(report["leaked"], 0, "fixed {route}: {report:#}");
+        assert_eq!(report["leaking_at"], serde_json::json!([]), "{report:#}");
     }
 }
 
@@ -91,6 +108,7 @@ fn json_has_every_field_and_adds_up() {
         "errors",
         "settle_ms",
         "settled",
+        "leaking_at",
     ];
     for field in ["url", "count_url", "concurrency", "rounds"]
         .iter()
@@ -392,6 +410,40 @@ fn plot_writes_an_svg_chart() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let svg = std::fs::read_to_string(&path).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("live tasks") && svg.contains("p99"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `--flamegraph` writes an SVG flame graph of the live tasks: the leak is the widest
+/// tower, spawn site at its root and the line its tasks wait at on top. The human
+/// verdict names the spawn site.
+#[test]
+fn flamegraph_draws_the_live_tasks_and_the_verdict_names_the_site() {
+    let (leaky, _) = &servers();
+    let dir = std::env::temp_dir().join(format!("load-client-flame-{}", std::process::id()));
+    let path = dir.join("tasks.svg");
+    let out = load_client(&[
+        "-n",
+        "30",
+        "--flamegraph",
+        path.to_str().unwrap(),
+        leaky.url(Tag::L1.route()).as_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("-> LEAK, 1.00 per request, at leaky-server/src/sum.rs:"),
+        "{text}"
+    );
+    assert!(text.contains("flame graph of "), "{text}");
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "{svg}");
+    // inferno writes each frame's name and its count in the frame's title.
+    let sum = svg
+        .lines()
+        .find(|l| l.contains("<title>waiting at leaky-server/src/sum.rs:"))
+        .unwrap_or_else(|| panic!("no sum frame in {svg}"));
+    assert!(sum.contains("(30 tasks"), "{sum}");
+    assert!(svg.contains("<title>spawned at leaky-server/src/sum.rs:"));
     let _ = std::fs::remove_dir_all(dir);
 }
 

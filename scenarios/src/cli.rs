@@ -72,6 +72,9 @@ where
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         let debug = DebugConfig::for_addr(local, args.expose_debug, args.tokio_dump);
+        // Sample live tasks per spawn site from the start, so /_leaks and /_ui have the
+        // history that names a suspect when someone first looks.
+        leak_probe::leaks::watch();
         eprintln!("{name} listening on http://{local} (Ctrl-C to stop)");
         serve(listener, debug, Box::pin(leak_probe::signal::shutdown()))
             .await

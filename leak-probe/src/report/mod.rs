@@ -28,6 +28,7 @@
 //! (see [`tokio_dump`]); everything else comes from the registry.
 
 pub mod group;
+pub mod pprof;
 pub mod render;
 pub mod tokio_dump;
 

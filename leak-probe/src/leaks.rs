@@ -1,0 +1,603 @@
+//! Leak suspects: the spawn sites whose live tasks keep piling up, named in-process.
+//!
+//! The `TokioTaskLeak` alert (`leak-probe/prometheus/rules.yml`) watches the *floor* of the
+//! live task count (its minimum over a window) and fires when it rose in two windows in a
+//! row: transient tasks come and go above the floor, leaked ones raise it. This module does
+//! the same per spawn site, inside the process, with no Prometheus and no dump:
+//!
+//! ```text
+//! every 50 ms    count live tasks per spawn site (the registry, no runtime pause)
+//! every 250 ms   keep each site's floor (minimum) and peak (maximum) of those counts
+//! on a read      a site is a suspect when its floor rose twice, each time by more than
+//!                its count typically moves within a window, from one quiet window to
+//!                another at least half a second later, and never fell back
+//! ```
+//!
+//! Why "by more than the count typically moves" (the median spread of its windows): a
+//! busy site's count swings between a low and a high within every window (requests start
+//! and end), and its floor wanders inside that range. A floor that climbs by more than
+//! that has tasks under it that did not end. One such rise is a load step (the server got
+//! busier, and stays busy); two, with no fall in between, is growth. A burst that ends
+//! returns the floor to where it was.
+//!
+//! It is a heuristic, like the alert: "suspect" means tasks from this site did not end
+//! while more arrived. A pool that grows in steps (keep-alive connections as traffic
+//! ramps up over seconds) is one too, until it shrinks. The ages in `/_stack` tell them
+//! apart: leaked tasks only get older.
+//!
+//! The sampler is a plain thread (named `leak-probe-sampler`), not a task: it must not
+//! count itself in `/_count`, and it must keep sampling when the runtime is too busy to
+//! run one more task. It holds the registry weakly and ends with its runtime. It starts
+//! with [`watch`] (the servers call it at start-up) or on the first `/_leaks` read.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::registry::{self, Registry, Site};
+
+/// How often the sampler counts live tasks per site, at most. A sample of many live tasks
+/// takes longer (about 1 ms per 100 000); the sampler then waits [`BUSY_FACTOR`] times as
+/// long as the sample took, so that it never takes more than 2 % of a core.
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(50);
+/// See [`SAMPLE_EVERY`].
+pub const BUSY_FACTOR: u32 = 50;
+/// How long one window is: each site keeps the floor and peak of its counts per window.
+/// Short, so that the half second a load tester waits for the count to settle between
+/// two rounds holds a quiet window, and a leak is named as soon as it settled.
+pub const WINDOW: Duration = Duration::from_millis(250);
+/// How many windows are kept (10 minutes): a suspect's rises must fall inside them.
+pub const HISTORY: usize = 2400;
+/// A rise smaller than this many tasks is never one (a connection opening does not make
+/// its site a suspect).
+pub const MIN_RISE: u32 = 2;
+/// Windows between the levels a suspect's floor rose through (see [`suspect`]).
+pub const MIN_GAP: usize = 2;
+/// Floors shown per site in a report (the most recent ones).
+pub const SHOWN_FLOORS: usize = 60;
+
+/// One window of one site: the lowest and highest live count sampled in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    /// The floor: fewest live tasks sampled in the window.
+    pub floor: u32,
+    /// The peak: most live tasks sampled in the window.
+    pub peak: u32,
+}
+
+impl Span {
+    fn spread(self) -> u32 {
+        self.peak - self.floor
+    }
+}
+
+/// Why a site is a suspect: its floor at three moments, each above the last by more than
+/// the count moved within those windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rise {
+    /// Index of the window before the first rise.
+    pub from: usize,
+    /// Index of the window between the rises.
+    pub between: usize,
+    /// The floors at `from`, `between` and the latest window.
+    pub floors: [u32; 3],
+}
+
+/// Whether the history `windows` (oldest first, the last one the latest window) shows a
+/// suspect: see the module docs.
+pub fn suspect(windows: &[Span]) -> Option<Rise> {
+    let last = windows.len().checked_sub(1)?;
+    let noise = churn(windows);
+    let rose = |i: usize, j: usize| {
+        let (a, b) = (windows[i].floor, windows[j].floor);
+        b >= a + MIN_RISE && b - a > noise
+    };
+    // A level is a window the count sat still in (it moved no more than usual), and the
+    // floor never dropped below it afterwards: a fall means the tasks under it ended.
+    let level = |i: usize| {
+        windows[i].spread() <= noise && windows[i..].iter().all(|w| w.floor >= windows[i].floor)
+    };
+    // Levels are at least MIN_GAP windows apart, and a level is a quiet window: one busy
+    // stretch that spans a window boundary (load ramping up) is one rise, not two.
+    let between = (0..=last.checked_sub(MIN_GAP)?)
+        .rev()
+        .find(|&j| level(j) && rose(j, last))?;
+    let from = (0..=between.checked_sub(MIN_GAP)?)
+        .rev()
+        .find(|&i| level(i) && rose(i, between))?;
+    Some(Rise {
+        from,
+        between,
+        floors: [
+            windows[from].floor,
+            windows[between].floor,
+            windows[last].floor,
+        ],
+    })
+}
+
+/// How much a site's count moves within a window, typically: the median of its windows'
+/// spreads (peak − floor). A floor that wanders by less is noise. The median, not the
+/// mean or the maximum, so the few windows in which a leak or a burst happened (their
+/// spread is the leak itself) do not hide it.
+pub fn churn(windows: &[Span]) -> u32 {
+    let mut spreads: Vec<u32> = windows.iter().map(|w| w.spread()).collect();
+    if spreads.is_empty() {
+        return 0;
+    }
+    let middle = spreads.len() / 2;
+    *spreads.select_nth_unstable(middle).1
+}
+
+/// The history of every spawn site of one registry, and its sampler.
+#[derive(Debug, Default)]
+pub struct Watcher {
+    started: AtomicBool,
+    history: Mutex<History>,
+}
+
+#[derive(Debug, Default)]
+struct History {
+    /// When sampling started (`None`: not yet).
+    since: Option<Instant>,
+    /// When the current window started.
+    window_started: Option<Instant>,
+    /// Windows closed so far (all sites share them).
+    closed: u64,
+    sites: HashMap<Site, SiteHistory>,
+}
+
+#[derive(Debug, Default)]
+struct SiteHistory {
+    /// Closed windows, oldest first, at most [`HISTORY`]; aligned with every other site's.
+    windows: VecDeque<Span>,
+    /// The window being sampled.
+    current: Option<Span>,
+}
+
+impl History {
+    fn record(&mut self, now: Instant, counts: &[(Site, usize)]) {
+        self.since.get_or_insert(now);
+        let started = *self.window_started.get_or_insert(now);
+        if now.duration_since(started) >= WINDOW {
+            self.close_window();
+            self.window_started = Some(now);
+        }
+        let closed = usize::try_from(self.closed)
+            .unwrap_or(usize::MAX)
+            .min(HISTORY);
+        let mut seen = 0;
+        for &(site, count) in counts {
+            let count = u32::try_from(count).unwrap_or(u32::MAX);
+            let site = self.sites.entry(site).or_insert_with(|| SiteHistory {
+                // A site seen for the first time had no tasks in the windows before.
+                windows: std::iter::repeat_n(Span::default(), closed).collect(),
+                current: None,
+            });
+            site.sample(count);
+            seen += 1;
+        }
+        if seen < self.sites.len() {
+            let present: std::collections::HashSet<Site> = counts.iter().map(|c| c.0).collect();
+            for (site, history) in &mut self.sites {
+                if !present.contains(site) {
+                    history.sample(0);
+                }
+            }
+        }
+    }
+
+    fn close_window(&mut self) {
+        self.closed += 1;
+        self.sites.retain(|_, site| {
+            let span = site.current.take().unwrap_or_default();
+            site.windows.push_back(span);
+            if site.windows.len() > HISTORY {
+                site.windows.pop_front();
+            }
+            // A site with no task in its whole history is forgotten.
+            site.windows.iter().any(|w| w.peak > 0)
+        });
+    }
+}
+
+impl SiteHistory {
+    fn sample(&mut self, count: u32) {
+        let span = self.current.get_or_insert(Span {
+            floor: count,
+            peak: count,
+        });
+        span.floor = span.floor.min(count);
+        span.peak = span.peak.max(count);
+    }
+}
+
+impl Watcher {
+    /// Starts the sampler thread of `registry`, unless it runs already.
+    pub fn start(registry: &Arc<Registry>) {
+        if registry.leaks.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = Arc::downgrade(registry);
+        // Sample once now, as a window of its own: the baseline that a leak right after
+        // start-up rises from (a site that appears later had no tasks in it).
+        let now = Instant::now();
+        registry.leaks.sample(registry, now);
+        {
+            let mut history = registry.leaks.lock();
+            history.close_window();
+            history.window_started = Some(now);
+        }
+        let spawned = std::thread::Builder::new()
+            .name("leak-probe-sampler".into())
+            .spawn(move || sampler(weak));
+        if spawned.is_err() {
+            // Out of threads: try again on the next read.
+            registry.leaks.started.store(false, Ordering::Release);
+        }
+    }
+
+    fn sample(&self, registry: &Registry, now: Instant) {
+        let counts = registry.count_by_site();
+        self.lock().record(now, &counts);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The sampler thread's loop: ends when the registry (its runtime) is gone.
+fn sampler(registry: Weak<Registry>) {
+    let mut pause = SAMPLE_EVERY;
+    loop {
+        std::thread::sleep(pause);
+        let Some(registry) = registry.upgrade() else {
+            return;
+        };
+        let started = Instant::now();
+        registry.leaks.sample(&registry, started);
+        pause = SAMPLE_EVERY.max(started.elapsed() * BUSY_FACTOR);
+    }
+}
+
+/// Starts watching the current runtime's spawn sites for leaks (see the module docs);
+/// returns whether there is a registry to watch. Servers call it at start-up, so that
+/// `/_leaks` has history when someone first asks.
+pub fn watch() -> bool {
+    match registry::for_current_runtime() {
+        Some(registry) => {
+            Watcher::start(&registry);
+            true
+        }
+        None => false,
+    }
+}
+
+/// One spawn site in a [`LeakReport`].
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteReport {
+    /// `file:line:column` of the spawn.
+    pub site: String,
+    /// Live tasks spawned there, now.
+    pub alive: usize,
+    /// Age of the oldest of them, in milliseconds.
+    pub oldest_ms: u64,
+    /// Where most of them wait, innermost first.
+    pub waiting_at: Vec<String>,
+    /// Its floor in the latest window (the one being sampled: its floor so far).
+    pub floor: u32,
+    /// Its floors in the latest windows, oldest first (at most [`SHOWN_FLOORS`]).
+    pub floors: Vec<u32>,
+    /// Whether it is a suspect.
+    pub suspect: bool,
+    /// For a suspect: the floor before the first rise, between the rises, and now.
+    pub rise: Option<[u32; 3]>,
+    /// For a suspect: how long ago the first rise began, in milliseconds.
+    pub rising_for_ms: Option<u64>,
+}
+
+/// The answer of `GET /_leaks`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeakReport {
+    /// Live tasks of the runtime (`/_count`).
+    pub live_tasks: usize,
+    /// Length of a window, in milliseconds.
+    pub window_ms: u64,
+    /// How long the sites have been sampled, in milliseconds.
+    pub sampled_ms: u64,
+    /// The suspects, most live tasks first (the same entries as in `sites`).
+    pub suspects: Vec<SiteReport>,
+    /// Every site with live tasks now or in the history, most live tasks first.
+    pub sites: Vec<SiteReport>,
+    /// What is missing, if anything (no registry; too little history yet).
+    pub note: Option<String>,
+}
+
+/// The leak report of the current runtime. Starts the sampler if it is not running (the
+/// first report then has no history, and says so).
+pub fn current() -> LeakReport {
+    let live = crate::live_tasks();
+    let Some(registry) = registry::for_current_runtime() else {
+        return LeakReport {
+            live_tasks: live,
+            window_ms: millis(WINDOW),
+            sampled_ms: 0,
+            suspects: Vec::new(),
+            sites: Vec::new(),
+            note: Some(crate::report::no_registry_reason()),
+        };
+    };
+    Watcher::start(&registry);
+    let details = registry.site_details();
+    let now = Instant::now();
+    let history = registry.leaks.lock();
+    report(live, &details, &history, now)
+}
+
+fn report(
+    live: usize,
+    details: &[registry::SiteDetails],
+    history: &History,
+    now: Instant,
+) -> LeakReport {
+    let sampled = history
+        .since
+        .map_or(Duration::ZERO, |s| now.saturating_duration_since(s));
+    let mut sites: Vec<SiteReport> = Vec::new();
+    let row = |site: Site, detail: Option<&registry::SiteDetails>| {
+        // The closed windows, and the one being sampled (its floor so far): a leak that
+        // has settled counts now, not when its window closes.
+        let windows: Vec<Span> = history
+            .sites
+            .get(&site)
+            .map(|h| h.windows.iter().copied().chain(h.current).collect())
+            .unwrap_or_default();
+        let rise = suspect(&windows);
+        let shown = windows.len().saturating_sub(SHOWN_FLOORS);
+        SiteReport {
+            site: registry::site_string(site),
+            alive: detail.map_or(0, |d| d.alive),
+            oldest_ms: detail.map_or(0, |d| {
+                millis(now.saturating_duration_since(d.oldest_spawned_at))
+            }),
+            waiting_at: detail
+                .map(|d| {
+                    d.waiting_at
+                        .iter()
+                        .map(|s| registry::site_string(s))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            floor: windows.last().map_or(0, |w| w.floor),
+            floors: windows[shown..].iter().map(|w| w.floor).collect(),
+            suspect: rise.is_some(),
+            rise: rise.map(|r| r.floors),
+            rising_for_ms: rise.map(|r| {
+                millis(WINDOW * u32::try_from(windows.len() - r.from).unwrap_or(u32::MAX))
+            }),
+        }
+    };
+    for d in details {
+        sites.push(row(d.site, Some(d)));
+    }
+    for site in history.sites.keys() {
+        if !details.iter().any(|d| std::ptr::eq(d.site, *site)) {
+            sites.push(row(site, None));
+        }
+    }
+    sites.sort_by(|a, b| b.alive.cmp(&a.alive).then_with(|| a.site.cmp(&b.site)));
+    let suspects: Vec<SiteReport> = sites.iter().filter(|s| s.suspect).cloned().collect();
+    let note = (history.closed < 3).then(|| {
+        format!(
+            "sampling for {} ms: a suspect needs a few {} ms windows of history",
+            millis(sampled),
+            millis(WINDOW)
+        )
+    });
+    LeakReport {
+        live_tasks: live,
+        window_ms: millis(WINDOW),
+        sampled_ms: millis(sampled),
+        suspects,
+        sites,
+        note,
+    }
+}
+
+impl std::fmt::Display for LeakReport {
+    /// The text of `/_leaks?format=text`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "leak suspects: {} ({} live task(s); {} ms windows, sampled for {:.1} s)",
+            self.suspects.len(),
+            self.live_tasks,
+            self.window_ms,
+            self.sampled_ms as f64 / 1000.0
+        )?;
+        if let Some(note) = &self.note {
+            writeln!(f, "note: {note}")?;
+        }
+        for s in &self.suspects {
+            let [a, b, c] = s.rise.unwrap_or_default();
+            writeln!(
+                f,
+                "\nSUSPECT {} alive (floor {a} -> {b} -> {c}), oldest {:.1} s: spawned at {}",
+                s.alive,
+                s.oldest_ms as f64 / 1000.0,
+                s.site
+            )?;
+            for w in &s.waiting_at {
+                writeln!(f, "    waiting at {w}")?;
+            }
+        }
+        writeln!(f, "\nspawn sites (alive, floor now, oldest):")?;
+        for s in &self.sites {
+            writeln!(
+                f,
+                "  {:>8} {:>8} {:>9.1} s  {}{}",
+                s.alive,
+                s.floor,
+                s.oldest_ms as f64 / 1000.0,
+                s.site,
+                if s.suspect { "  <- suspect" } else { "" }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Span, suspect};
+
+    /// Windows from `(floor, peak)` pairs.
+    fn w(spans: &[(u32, u32)]) -> Vec<Span> {
+        spans
+            .iter()
+            .map(|&(floor, peak)| Span { floor, peak })
+            .collect()
+    }
+
+    /// A tiny deterministic noise source (xorshift), so noisy histories are reproducible.
+    fn noise(seed: &mut u64, range: u32) -> u32 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        (*seed % u64::from(range)) as u32
+    }
+
+    #[test]
+    fn two_rounds_of_leaked_requests_make_a_suspect() {
+        // Quiet, a round of 50 leaked requests, quiet, another round, quiet.
+        let h = w(&[
+            (0, 0),
+            (0, 0),
+            (0, 50),
+            (50, 50),
+            (50, 50),
+            (50, 100),
+            (100, 100),
+        ]);
+        let rise = suspect(&h).expect("a suspect");
+        assert_eq!(rise.floors, [0, 50, 100]);
+        // One round only: a step, not (yet) growth.
+        assert_eq!(suspect(&h[..5]), None);
+        // Two rounds with no quiet window between them look like one busy stretch (load
+        // ramping up): not a suspect. (Windows are short so that a client that waits for
+        // the count to settle between rounds always leaves one.)
+        let close = w(&[(0, 0), (0, 0), (1, 50), (50, 100), (100, 100), (100, 100)]);
+        assert_eq!(suspect(&close), None);
+    }
+
+    #[test]
+    fn samples_become_windows_of_floor_and_peak_per_site() {
+        use super::{History, WINDOW};
+        let site: super::Site = std::panic::Location::caller();
+        let t0 = std::time::Instant::now();
+        let mut h = History::default();
+        let at = |ms: u64| t0 + std::time::Duration::from_millis(ms);
+        let step = WINDOW.as_millis() as u64 / 5;
+        // Window 1: 3, 7, 5 tasks; window 2: the site is gone (0), then 2.
+        for (i, n) in [3, 7, 5].into_iter().enumerate() {
+            h.record(at(i as u64 * step), &[(site, n)]);
+        }
+        h.record(at(WINDOW.as_millis() as u64), &[]);
+        h.record(at(WINDOW.as_millis() as u64 + step), &[(site, 2)]);
+        h.record(at(2 * WINDOW.as_millis() as u64), &[(site, 2)]);
+        let windows: Vec<Span> = h.sites[&site].windows.iter().copied().collect();
+        assert_eq!(
+            windows,
+            [Span { floor: 3, peak: 7 }, Span { floor: 0, peak: 2 }]
+        );
+        assert_eq!(h.closed, 2);
+    }
+
+    #[test]
+    fn a_steady_leak_under_noisy_load_is_a_suspect() {
+        // 30 leaked tasks a window, on top of 0..40 requests in flight.
+        let mut seed = 7;
+        let h: Vec<Span> = (0..20)
+            .map(|i| {
+                let base = 30 * i;
+                let lo = noise(&mut seed, 10);
+                Span {
+                    floor: base + lo,
+                    peak: base + 30 + 10 + noise(&mut seed, 30),
+                }
+            })
+            .collect();
+        assert!(suspect(&h).is_some(), "{h:?}");
+    }
+
+    #[test]
+    fn bursts_and_a_load_step_are_not_suspects() {
+        // Bursts of 50 that end.
+        let bursts = w(&[(0, 0), (0, 50), (0, 50), (0, 0), (0, 50), (0, 60), (0, 0)]);
+        assert_eq!(suspect(&bursts), None);
+        // A burst longer than a window lifts the floor once, then it falls back.
+        let long = w(&[(0, 0), (0, 50), (50, 55), (48, 60), (0, 50), (0, 0)]);
+        assert_eq!(suspect(&long), None);
+        // Load steps up, ramping over two windows, and stays.
+        let ramp = w(&[
+            (0, 0),
+            (0, 0),
+            (0, 70),
+            (70, 100),
+            (100, 100),
+            (100, 100),
+            (100, 100),
+        ]);
+        assert_eq!(suspect(&ramp), None);
+        // Load steps up once and stays, with requests churning above the new floor.
+        let mut seed = 11;
+        let mut step = w(&[(0, 0), (0, 0), (0, 200)]);
+        step.extend((0..30).map(|_| {
+            let floor = 150 + noise(&mut seed, 20);
+            Span {
+                floor,
+                peak: floor + 30 + noise(&mut seed, 20),
+            }
+        }));
+        assert_eq!(suspect(&step), None, "{step:?}");
+    }
+
+    #[test]
+    fn steady_noisy_load_is_never_a_suspect() {
+        let mut seed = 3;
+        let mut h = Vec::new();
+        for _ in 0..600 {
+            let floor = 100 + noise(&mut seed, 30);
+            h.push(Span {
+                floor,
+                peak: floor + 20 + noise(&mut seed, 40),
+            });
+            assert_eq!(suspect(&h), None, "{h:?}");
+        }
+    }
+
+    #[test]
+    fn a_floor_that_falls_back_clears_the_suspect() {
+        let h = w(&[
+            (0, 0),
+            (0, 50),
+            (50, 50),
+            (50, 100),
+            (100, 100),
+            (0, 100),
+            (0, 0),
+        ]);
+        assert_eq!(suspect(&h), None);
+        // Three connections opened one after another (rises of one task) are not one.
+        let conns = w(&[(0, 1), (1, 1), (1, 2), (2, 2), (2, 3), (3, 3)]);
+        assert_eq!(suspect(&conns), None);
+    }
+}
