@@ -6,9 +6,10 @@
 #   book/generate.sh            # all of it (about 5 minutes: the report dominates)
 #   book/generate.sh --quick    # smaller report sizes
 #
-# Needs: the Rust toolchain and curl. Uses go (apt-get install golang-go) and oha
-# (cargo install oha --locked) when installed; without go, the Go outputs are kept as
-# they are and a line says so.
+# Needs: the Rust toolchain and curl. Uses go (apt-get install golang-go), chromium
+# (apt-get install chromium: the /_ui screenshot) and oha (cargo install oha --locked)
+# when installed; without go or chromium, their outputs are kept as they are and a line
+# says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=book/src/generated
@@ -64,6 +65,37 @@ curl -s "http://$addr/metrics" \
   > "$out/metrics.txt"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
+echo "== the live tools: /_leaks, /_ui, the pprof export, a flame graph, labels and ancestry"
+start "$bin/leaky-server" --addr 127.0.0.1:0
+# Two rounds of 50 requests on each route that leaks per request (L1–L5), as a workshop
+# would; load-client's verdicts name the sites.
+"$bin/load-client" scenarios --format tsv | tail -n +2 |
+  while IFS=$'\t' read -r tag route path give_up _title; do
+    case "$tag" in L1|L2|L3|L4|L5) ;; *) continue ;; esac
+    # After the last route, a flame graph of all the live tasks.
+    flame=()
+    [ "$tag" = L5 ] && flame=(--flamegraph "$out/flame.svg")
+    "$bin/load-client" --rounds 2 "${flame[@]}" "http://$addr$path" | grep -- '->' | tail -n 1 |
+      sed "s|^ leaked:|$tag $route:|"
+  done > "$out/live-verdicts.txt"
+curl -s "http://$addr/_leaks?format=text" > "$out/leaks.txt"
+curl -s "http://$addr/_stack?debug=2" | sed -n '/^every task/,$p' | awk 'NR <= 12' > "$out/stack-ancestry.txt"
+if command -v go >/dev/null 2>&1; then
+  curl -s -o "$out/tasks.pb.gz" "http://$addr/_stack?format=pprof"
+  PPROF_TMPDIR=$(mktemp -d) go tool pprof -top "$out/tasks.pb.gz" 2>/dev/null |
+    grep -v '^Time:' > "$out/pprof-top.txt"
+  rm -f "$out/tasks.pb.gz"
+else
+  echo "generate.sh: go is not installed; keeping the existing $out/pprof-top.txt" >&2
+fi
+if command -v chromium >/dev/null 2>&1; then
+  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,1300 \
+    --virtual-time-budget=3000 --screenshot="$out/ui.png" "http://$addr/_ui" 2>/dev/null
+else
+  echo "generate.sh: chromium is not installed; keeping the existing $out/ui.png" >&2
+fi
+kill "$pid"; wait "$pid" 2>/dev/null || true
+
 echo "== slow clients (L7) against both servers"
 start "$bin/leaky-server" --addr 127.0.0.1:0
 "$bin/load-client" slow --clients 200 --hold 3s "http://$addr/" > "$out/slow-leaky.txt"
@@ -112,5 +144,8 @@ tail -n 1 "$out/soak.txt" | grep -q ': ok$' || {
 
 echo "== the numbers report"
 "$bin/report" $quick --out "$out/numbers.md"
+# Its section on naming the waiting line, for the live-tools chapter.
+awk '/^### Naming the line/ { on = 1 } /^### Targets/ { on = 0 } on' "$out/numbers.md" \
+  > "$out/marks.md"
 
 echo "book/generate.sh: regenerated $out"

@@ -8,6 +8,7 @@
 //! ```
 
 pub mod layers;
+pub mod marks;
 
 use std::time::Duration;
 

@@ -27,8 +27,9 @@ fn main() -> std::io::Result<()> {
 // ANCHOR_END: runtime
 
 // ANCHOR: routes
-/// Your routes, then `instrument_with`: it adds `/_count`, `/_stack`, `/_tasks` and
-/// `/metrics`, and counts every request by route and status. The debug routes reveal
+/// Your routes, then `instrument_with`: it adds `/_count`, `/_stack`, `/_tasks`,
+/// `/_leaks`, `/_ui` and `/metrics`, counts every request by route and status, and labels
+/// the tasks each request spawns with its route. The debug routes reveal
 /// source paths: they are served on a loopback address only (elsewhere, only `/metrics`),
 /// and tokio's own stop-the-world dump stays off.
 fn app(addr: SocketAddr) -> Router {
@@ -38,11 +39,29 @@ fn app(addr: SocketAddr) -> Router {
 }
 // ANCHOR_END: routes
 
+// ANCHOR: live
+/// Work that no request started gets a label of its own, which the tasks it spawns (and
+/// theirs) inherit; and the leak sampler starts with the service, so `/_leaks` and `/_ui`
+/// have history when someone first looks.
 async fn serve() -> std::io::Result<()> {
+    use leak_probe::labels::LabelExt as _;
+    leak_probe::leaks::watch();
+    tokio::spawn(refresh_cache().labeled("job: refresh cache"));
+    // ANCHOR_END: live
     let addr: SocketAddr = ([127, 0, 0, 1], 8080).into();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     eprintln!("my_service listening on http://{addr}");
     axum::serve(listener, app(addr))
         .with_graceful_shutdown(leak_probe::signal::shutdown())
         .await
+}
+
+/// A background job: refreshes something every minute, for the life of the service.
+async fn refresh_cache() {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        // Each refresh is a task of its own; it carries the job's label.
+        let _ = tokio::spawn(async { /* fetch, store */ }).await;
+    }
 }

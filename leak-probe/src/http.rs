@@ -124,7 +124,8 @@ pub fn metrics_route(http: Arc<HttpMetrics>) -> Router {
         .with_state(http)
 }
 
-/// Records the route, status and latency of every request (a tower layer).
+/// Records the route, status and latency of every request (a tower layer), and labels
+/// the tasks each request spawns with its route ([`crate::labels`]).
 ///
 /// The route label is the router's pattern (`/users/{id}`), never the raw path, so the
 /// label set stays bounded whatever clients send. It is a hand-written service with its
@@ -176,9 +177,14 @@ where
     fn call(&mut self, req: Request) -> Self::Future {
         // `MatchedPath` is a shared string: cloning it allocates nothing.
         let route = req.extensions().get::<MatchedPath>().cloned();
+        // The route is the label of every task the request spawns (crate::labels).
+        let label = route
+            .as_ref()
+            .map_or(0, |route| crate::labels::intern(route.as_str()));
         Tracked {
             inner: self.inner.call(req),
             route,
+            label,
             started: Instant::now(),
             http: Arc::clone(&self.http),
         }
@@ -191,6 +197,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         route: Option<MatchedPath>,
+        label: crate::labels::LabelId,
         started: Instant,
         http: Arc<HttpMetrics>,
     }
@@ -207,7 +214,10 @@ where
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
         let this = self.project();
-        let output = std::task::ready!(this.inner.poll(cx));
+        let output = {
+            let _label = crate::labels::enter(*this.label);
+            std::task::ready!(this.inner.poll(cx))
+        };
         if let Ok(response) = &output {
             let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
             this.http

@@ -56,6 +56,8 @@ pub const HISTORY: usize = 2400;
 pub const MIN_RISE: u32 = 2;
 /// Windows between the levels a suspect's floor rose through (see [`suspect`]).
 pub const MIN_GAP: usize = 2;
+/// Windows of [`LeakReport::live_history`] (two minutes).
+pub const CHART_WINDOWS: usize = 480;
 /// Floors shown per site in a report (the most recent ones).
 pub const SHOWN_FLOORS: usize = 60;
 
@@ -86,6 +88,7 @@ pub struct Rise {
     pub floors: [u32; 3],
 }
 
+// ANCHOR: suspect
 /// Whether the history `windows` (oldest first, the last one the latest window) shows a
 /// suspect: see the module docs.
 pub fn suspect(windows: &[Span]) -> Option<Rise> {
@@ -118,6 +121,7 @@ pub fn suspect(windows: &[Span]) -> Option<Rise> {
         ],
     })
 }
+// ANCHOR_END: suspect
 
 /// How much a site's count moves within a window, typically: the median of its windows'
 /// spreads (peak − floor). A floor that wanders by less is noise. The median, not the
@@ -148,6 +152,8 @@ struct History {
     /// Windows closed so far (all sites share them).
     closed: u64,
     sites: HashMap<Site, SiteHistory>,
+    /// All registered tasks together (the chart of `/_ui`, before the page was opened).
+    total: SiteHistory,
 }
 
 #[derive(Debug, Default)]
@@ -169,6 +175,8 @@ impl History {
         let closed = usize::try_from(self.closed)
             .unwrap_or(usize::MAX)
             .min(HISTORY);
+        let total: usize = counts.iter().map(|c| c.1).sum();
+        self.total.sample(u32::try_from(total).unwrap_or(u32::MAX));
         let mut seen = 0;
         for &(site, count) in counts {
             let count = u32::try_from(count).unwrap_or(u32::MAX);
@@ -192,6 +200,11 @@ impl History {
 
     fn close_window(&mut self) {
         self.closed += 1;
+        let total = self.total.current.take().unwrap_or_default();
+        self.total.windows.push_back(total);
+        if self.total.windows.len() > HISTORY {
+            self.total.windows.pop_front();
+        }
         self.sites.retain(|_, site| {
             let span = site.current.take().unwrap_or_default();
             site.windows.push_back(span);
@@ -288,6 +301,8 @@ pub struct SiteReport {
     pub oldest_ms: u64,
     /// Where most of them wait, innermost first.
     pub waiting_at: Vec<String>,
+    /// The label most of them carry (the route of the requests that spawned them).
+    pub label: Option<String>,
     /// Its floor in the latest window (the one being sampled: its floor so far).
     pub floor: u32,
     /// Its floors in the latest windows, oldest first (at most [`SHOWN_FLOORS`]).
@@ -313,6 +328,9 @@ pub struct LeakReport {
     pub suspects: Vec<SiteReport>,
     /// Every site with live tasks now or in the history, most live tasks first.
     pub sites: Vec<SiteReport>,
+    /// The most tasks registered at once in each of the latest windows, oldest first (at
+    /// most [`CHART_WINDOWS`]): the task count before anyone was looking.
+    pub live_history: Vec<u32>,
     /// What is missing, if anything (no registry; too little history yet).
     pub note: Option<String>,
 }
@@ -328,6 +346,7 @@ pub fn current() -> LeakReport {
             sampled_ms: 0,
             suspects: Vec::new(),
             sites: Vec::new(),
+            live_history: Vec::new(),
             note: Some(crate::report::no_registry_reason()),
         };
     };
@@ -372,6 +391,7 @@ fn report(
                         .collect()
                 })
                 .unwrap_or_default(),
+            label: detail.and_then(|d| d.label).map(str::to_owned),
             floor: windows.last().map_or(0, |w| w.floor),
             floors: windows[shown..].iter().map(|w| w.floor).collect(),
             suspect: rise.is_some(),
@@ -398,12 +418,19 @@ fn report(
             millis(WINDOW)
         )
     });
+    let windows = &history.total.windows;
+    let live_history = windows
+        .iter()
+        .skip(windows.len().saturating_sub(CHART_WINDOWS))
+        .map(|w| w.peak)
+        .collect();
     LeakReport {
         live_tasks: live,
         window_ms: millis(WINDOW),
         sampled_ms: millis(sampled),
         suspects,
         sites,
+        live_history,
         note,
     }
 }
@@ -431,6 +458,9 @@ impl std::fmt::Display for LeakReport {
                 s.oldest_ms as f64 / 1000.0,
                 s.site
             )?;
+            if let Some(label) = &s.label {
+                writeln!(f, "    label: {label}")?;
+            }
             for w in &s.waiting_at {
                 writeln!(f, "    waiting at {w}")?;
             }

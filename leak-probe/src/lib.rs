@@ -14,7 +14,10 @@
 //! 3. **Catch it early** — [`LeakCheck`]: wrap a test body; it fails, at the test's line,
 //!    if tasks outlive it.
 //!
-//! Plus `GET /metrics` ([`metrics`]) so a fleet's leaks show up in Prometheus.
+//! Plus `GET /metrics` ([`metrics`]) so a fleet's leaks show up in Prometheus, and live
+//! views of the same registry: `GET /_leaks` names the spawn sites whose tasks keep piling
+//! up ([`leaks`]), `GET /_ui` is a page of it all, `/_stack?format=pprof` feeds
+//! `go tool pprof` ([`report::pprof`]), and [`labels`] say on whose behalf a task runs.
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
@@ -37,6 +40,7 @@
 pub mod await_point;
 pub mod check;
 pub mod http;
+pub mod labels;
 pub mod leaks;
 pub mod metrics;
 pub mod registry;

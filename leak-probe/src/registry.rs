@@ -61,6 +61,8 @@ pub struct TaskInfo {
     /// Where it waits right now, by nesting depth (`[0]` outermost); see
     /// [`TaskInfo::waiting_at`].
     pub awaits: [Option<Site>; AWAIT_DEPTH],
+    /// Its label, inherited from the work that spawned it (see [`crate::labels`]).
+    pub label: Option<&'static str>,
 }
 
 impl TaskInfo {
@@ -87,6 +89,8 @@ pub struct SiteDetails {
     pub oldest_spawned_at: Instant,
     /// Where most of them wait, innermost first (empty: at no marked await).
     pub waiting_at: Vec<Site>,
+    /// The label most of them carry (see [`crate::labels`]).
+    pub label: Option<&'static str>,
 }
 
 #[derive(Clone, Copy)]
@@ -98,6 +102,8 @@ struct Entry {
     /// 0 for none (tokio's task ids start at 1).
     parent: u64,
     awaits: [Option<Site>; AWAIT_DEPTH],
+    /// 0 for none; see [`crate::labels`].
+    label: crate::labels::LabelId,
 }
 
 /// How many operations a thread's buffer holds before it is applied to the shards.
@@ -347,17 +353,27 @@ impl Registry {
             spawned_at: self.shared.epoch + Duration::from_nanos(e.spawned_ns),
             parent: (e.parent != 0).then_some(e.parent),
             awaits: e.awaits,
+            label: crate::labels::name(e.label),
         }
     }
 
-    /// Called by the spawn hook: remember where and when task `id` started, and which
-    /// task (if any) spawned it.
+    /// Called by the spawn hook: remember where and when task `id` started, which task
+    /// (if any) spawned it, and its label: the one of the labeled future being polled,
+    /// else its parent's (see [`crate::labels`]).
     pub fn on_spawn(&self, id: u64, site: Site, parent: Option<u64>) {
+        let mut label = crate::labels::current();
+        if label == 0
+            && let Some(parent) = parent
+            && crate::labels::any()
+        {
+            label = self.shared.with_entry(parent, |e| e.label).unwrap_or(0);
+        }
         let entry = Entry {
             site,
             spawned_ns: u64::try_from(self.shared.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX),
             parent: parent.unwrap_or(0),
             awaits: [None; AWAIT_DEPTH],
+            label,
         };
         let full = self.shared.with_buffer(|buffer| {
             let mut pending = lock(&buffer.pending);
@@ -463,6 +479,7 @@ impl Registry {
             alive: usize,
             oldest_ns: u64,
             awaits: HashMap<[Option<Site>; AWAIT_DEPTH], usize>,
+            labels: HashMap<crate::labels::LabelId, usize>,
         }
         let mut by_site: HashMap<Site, Acc> = HashMap::new();
         for shard in self.shared.shards.iter() {
@@ -471,11 +488,13 @@ impl Registry {
                     alive: 0,
                     oldest_ns: e.spawned_ns,
                     awaits: HashMap::new(),
+                    labels: HashMap::new(),
                 });
                 acc.alive += 1;
                 acc.oldest_ns = acc.oldest_ns.min(e.spawned_ns);
                 // Distinct await tuples per site are few (they are lines of code).
                 *acc.awaits.entry(e.awaits).or_default() += 1;
+                *acc.labels.entry(e.label).or_default() += 1;
             }
         }
         let mut out: Vec<SiteDetails> = by_site
@@ -487,8 +506,14 @@ impl Registry {
                     .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
                     .map(|(awaits, _)| awaits.iter().rev().flatten().copied().collect())
                     .unwrap_or_default();
+                let label = acc
+                    .labels
+                    .into_iter()
+                    .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+                    .and_then(|(id, _)| crate::labels::name(id));
                 SiteDetails {
                     site,
+                    label,
                     alive: acc.alive,
                     oldest_spawned_at: self.shared.epoch + Duration::from_nanos(acc.oldest_ns),
                     waiting_at,

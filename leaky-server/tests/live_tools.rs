@@ -123,7 +123,40 @@ fn leaks_names_the_leaking_sites_and_so_does_the_verdict() {
         for s in leaks["suspects"].as_array().unwrap() {
             assert_eq!(s["alive"], 100, "{s:#}");
             assert_eq!(s["rise"][2], 100, "{s:#}");
+            // Labelled with the route of the requests that spawned them.
+            let file = s["site"].as_str().unwrap();
+            let route = format!(
+                "/{}",
+                file.split('/').nth(2).unwrap().split('.').next().unwrap()
+            );
+            assert_eq!(s["label"], route.as_str(), "{s:#}");
         }
+        // The task report groups and labels them the same way, and names the parent task.
+        let (_, tasks) = get(server.url("/_tasks?debug=2")).await;
+        let tasks = json(&tasks);
+        for group in tasks["groups"].as_array().unwrap() {
+            if group["spawned_at"]
+                .as_str()
+                .unwrap()
+                .starts_with("leaky-server/src/")
+            {
+                assert_eq!(group["count"], 100, "{group:#}");
+                assert!(group["label"].is_string(), "{group:#}");
+            }
+        }
+        let task = tasks["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| {
+                t["spawned_at"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("leaky-server/src/sum.rs")
+            })
+            .unwrap();
+        assert!(task["spawned_by"].as_u64().unwrap() > 0, "{task:#}");
+        assert_eq!(task["label"], "/sum", "{task:#}");
         // The text form says the same.
         let (_, text) = get(server.url("/_leaks?format=text")).await;
         let text = String::from_utf8(text).unwrap();
@@ -185,6 +218,7 @@ fn go_tool_pprof_reads_the_task_profile() {
         .args(["tool", "pprof", "-top"])
         .arg(&file)
         .env("PPROF_TMPDIR", &dir)
+        .env("GOTOOLCHAIN", "local")
         .env("HOME", &dir)
         .output()
         .unwrap();

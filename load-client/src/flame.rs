@@ -1,7 +1,8 @@
 //! `--flamegraph FILE.svg`: after the run, a flame graph of the server's live tasks.
 //!
-//! Each live task is one unit of width; its stack is where it was spawned (the root) and
-//! the await points it is parked at, outermost to innermost, so a leak is the widest
+//! Each live task is one unit of width; its stack is its label (the route of the request
+//! that spawned it, when it has one), where it was spawned, and the await points it is
+//! parked at, outermost to innermost, so a leak is the widest
 //! tower and its top names the line the tasks wait at. The stacks come from leak-probe's
 //! `/_tasks` (grouped already: one folded line per group), or from a Go goroutine dump
 //! (`/_stack`, grouped by [`crate::stack::summarize`]). [`inferno`] draws the SVG.
@@ -16,7 +17,15 @@ pub fn folded_from_tasks_json(json: &str) -> Option<Vec<String>> {
     let mut lines = Vec::with_capacity(groups.len() + 1);
     for g in groups {
         let count = g.get("count")?.as_u64()?;
-        let mut frames = vec![format!("spawned at {}", g.get("spawned_at")?.as_str()?)];
+        // The label (the route of the request that spawned the tasks) at the root, so a
+        // route's tasks stand together.
+        let mut frames: Vec<String> = g
+            .get("label")
+            .and_then(|l| l.as_str())
+            .map(|l| format!("label {l}"))
+            .into_iter()
+            .collect();
+        frames.push(format!("spawned at {}", g.get("spawned_at")?.as_str()?));
         // `waiting_at` is innermost first; a flame graph stacks outermost first.
         let waiting = g.get("waiting_at")?.as_array()?;
         frames.extend(
@@ -81,7 +90,7 @@ mod tests {
     #[test]
     fn groups_become_folded_stacks_spawn_site_first() {
         let json = r#"{"groups":[
-            {"count":100,"spawned_at":"leaky-server/src/sum.rs:99:5",
+            {"count":100,"spawned_at":"leaky-server/src/sum.rs:99:5","label":"/sum",
              "waiting_at":["leaky-server/src/sum.rs:81:32","leaky-server/src/sum.rs:120:9"]},
             {"count":1,"spawned_at":"axum-0.8.9/src/serve/mod.rs:276:9","waiting_at":[]}
         ],"omitted_group_tasks":0}"#;
@@ -89,7 +98,7 @@ mod tests {
         assert_eq!(
             folded,
             [
-                "spawned at leaky-server/src/sum.rs:99:5;waiting at leaky-server/src/sum.rs:120:9;waiting at leaky-server/src/sum.rs:81:32 100",
+                "label /sum;spawned at leaky-server/src/sum.rs:99:5;waiting at leaky-server/src/sum.rs:120:9;waiting at leaky-server/src/sum.rs:81:32 100",
                 "spawned at axum-0.8.9/src/serve/mod.rs:276:9 1",
             ]
         );

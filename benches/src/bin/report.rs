@@ -24,6 +24,9 @@
 //! 3. **The dump**: `/_stack` at 100k leaked tasks (Go's goroutine dump; leak-probe's
 //!    registry report, and tokio's own dump with `?trace=tokio`), and the worst `/_count`
 //!    latency seen while it runs (read every millisecond on a connection of its own).
+//! 4. **Naming the waiting line**: no mark, leak-probe's `.traced()` and async-backtrace's
+//!    `frame!`, per task and per dump, in one process ([`benches::marks`]); and the leak
+//!    sampler's cost per sample at the same number of live tasks.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -415,6 +418,96 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 /// The rows of the throughput table, in order, and their order in each round.
+/// Section 4: the three ways of [`benches::marks`], `rounds` times each in turns, and
+/// the leak sampler's cost at `n` live tasks.
+fn marks_section(n: usize, rounds: usize) -> String {
+    use benches::marks::{self, Way};
+    let run = move || {
+        let runtime = leak_probe::runtime::build({
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(2);
+            b
+        })
+        .expect("a runtime");
+        runtime.block_on(async {
+            let mut all: BTreeMap<usize, Vec<marks::Measured>> = BTreeMap::new();
+            for round in 0..rounds {
+                for i in 0..Way::ALL.len() {
+                    let index = (i + round) % Way::ALL.len();
+                    all.entry(index)
+                        .or_default()
+                        .push(marks::measure(Way::ALL[index], n).await);
+                }
+            }
+            // The sampler's work: live tasks per spawn site, with n parked.
+            let token = tokio_util::sync::CancellationToken::new();
+            let parked: Vec<_> = (0..n)
+                .map(|_| {
+                    let t = token.clone();
+                    tokio::spawn(async move { t.cancelled().await })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let registry = leak_probe::registry::for_current_runtime().expect("instrumented");
+            let mut samples: Vec<Duration> = (0..9)
+                .map(|_| {
+                    let t = Instant::now();
+                    std::hint::black_box(registry.count_by_site());
+                    t.elapsed()
+                })
+                .collect();
+            samples.sort();
+            token.cancel();
+            for p in parked {
+                p.await.expect("ends");
+            }
+            (all, samples[samples.len() / 2])
+        })
+    };
+    let (all, sample) = std::thread::spawn(run)
+        .join()
+        .expect("the measurement thread");
+    let ms1 = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    let median = |v: &[marks::Measured], f: &dyn Fn(&marks::Measured) -> Option<Duration>| {
+        let mut d: Vec<Duration> = v.iter().filter_map(f).collect();
+        d.sort();
+        d.get(d.len() / 2).copied()
+    };
+    let none = median(&all[&0], &|m| Some(m.per_task)).unwrap_or_default();
+    let mut md = format!(
+        "\n### Naming the line a task waits at\n\n{n} tasks spawned, parked on one await, woken and joined, in one process (2 workers); the ways take turns, {rounds} rounds, medians. The dump is taken with all {n} parked.\n\n| way | per task (spawn, park, wake, join) | vs no mark | dump of {n} parked tasks | dump names a line of the user's code |\n|---|---|---|---|---|\n"
+    );
+    for (i, way) in Way::ALL.iter().enumerate() {
+        let per_task = median(&all[&i], &|m| Some(m.per_task)).unwrap_or_default();
+        let dump = median(&all[&i], &|m| m.dump);
+        let named = all[&i].iter().all(|m| m.names_user_code);
+        md.push_str(&format!(
+            "| {} | {:.2} µs | {:.2} | {} | {} |\n",
+            way.name(),
+            per_task.as_secs_f64() * 1e6,
+            per_task.as_secs_f64() / none.as_secs_f64().max(1e-12),
+            dump.map_or("(spawn sites only)".to_owned(), ms1),
+            match (way, named) {
+                (Way::None, _) => "no",
+                (Way::Traced, true) => "yes: the await's file:line:column",
+                (Way::Framed, true) => "yes: the framed block's file:line:column",
+                (_, false) => "NO (checked: missing)",
+            }
+        ));
+    }
+    let share = sample.as_secs_f64()
+        / leak_probe::leaks::SAMPLE_EVERY
+            .max(sample * leak_probe::leaks::BUSY_FACTOR)
+            .as_secs_f64();
+    md.push_str(&format!(
+        "\nThe leak sampler (`/_leaks`) counts live tasks per spawn site every {} ms at most: one sample at {n} live tasks took {}, so it uses {:.1} % of a core.\n",
+        leak_probe::leaks::SAMPLE_EVERY.as_millis(),
+        ms1(sample),
+        share * 100.0
+    ));
+    md
+}
+
 fn servers(bin: &Path, go: Option<&PathBuf>) -> Vec<ServerSpec> {
     let layers = |name, stage| ServerSpec {
         name,
@@ -611,6 +704,14 @@ async fn main() -> ExitCode {
             ));
         }
     }
+
+    // 4: ways to name the waiting line, in a runtime of their own (on its own thread: this
+    // one is async).
+    eprintln!("report: naming the waiting line...");
+    md.push_str(&marks_section(
+        if args.quick { 10_000 } else { 100_000 },
+        rounds.min(5),
+    ));
 
     // Targets.
     let row = |name: &str| rows.iter().find(|r| r.name == name);

@@ -10,6 +10,7 @@ use crate::registry::{self, AWAIT_DEPTH, Site, TaskInfo};
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key<'a> {
     site: Option<Site>,
+    label: Option<&'static str>,
     awaits: [Option<Site>; AWAIT_DEPTH],
     trace: Option<&'a str>,
 }
@@ -66,6 +67,7 @@ pub fn build(
             &mut groups,
             Key {
                 site: Some(t.site),
+                label: t.label,
                 awaits,
                 trace,
             },
@@ -82,6 +84,7 @@ pub fn build(
             if !known.contains(id) {
                 let key = Key {
                     site: None,
+                    label: None,
                     awaits: [None; AWAIT_DEPTH],
                     trace: Some(trace),
                 };
@@ -110,6 +113,7 @@ pub fn build(
         .map(|(key, acc)| TaskGroup {
             count: acc.count,
             spawned_at: key.site.map_or_else(|| "unknown".to_owned(), &mut name),
+            label: key.label.map(str::to_owned),
             waiting_at: key.awaits.iter().rev().flatten().map(|s| name(s)).collect(),
             youngest_ms: millis(acc.youngest),
             oldest_ms: millis(acc.oldest),
@@ -121,6 +125,7 @@ pub fn build(
         b.count
             .cmp(&a.count)
             .then_with(|| a.spawned_at.cmp(&b.spawned_at))
+            .then_with(|| a.label.cmp(&b.label))
             .then_with(|| a.waiting_at.cmp(&b.waiting_at))
             .then_with(|| a.trace.cmp(&b.trace))
     });
@@ -143,6 +148,7 @@ pub fn build(
             .map(|(age, t, trace)| TaskLine {
                 id: t.id,
                 spawned_at: name(t.site),
+                label: t.label.map(str::to_owned),
                 spawned_by: t.parent,
                 parent_spawned_at: t.parent.and_then(|p| sites.get(&p)).map(|s| name(s)),
                 age_ms: millis(age),
@@ -186,6 +192,7 @@ mod tests {
             spawned_at: now - Duration::from_millis(ms),
             parent: None,
             awaits: [None; AWAIT_DEPTH],
+            label: None,
         }
     }
 

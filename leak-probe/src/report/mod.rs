@@ -100,6 +100,9 @@ pub struct TaskGroup {
     pub count: usize,
     /// `file:line:column` of the spawn, or `unknown` for tasks the registry never saw.
     pub spawned_at: String,
+    /// The label the tasks carry (the request's route, for tasks a request spawned; see
+    /// [`crate::labels`]).
+    pub label: Option<String>,
     /// The marked await points the tasks are parked at, innermost first (empty: none).
     pub waiting_at: Vec<String>,
     /// Age of the youngest task in the group, in milliseconds.
@@ -119,6 +122,8 @@ pub struct TaskLine {
     pub id: u64,
     /// `file:line:column` of the spawn.
     pub spawned_at: String,
+    /// Its label (see [`crate::labels`]).
+    pub label: Option<String>,
     /// The task that spawned this one (Go's "created by ... in goroutine N").
     pub spawned_by: Option<u64>,
     /// Where that parent was spawned, if it is still alive.

@@ -12,8 +12,8 @@
 //!   site as the root frame. Each frame is a function named after the line it stands for
 //!   (`await leaky-server/src/sum.rs:81:32`, `spawn leaky-server/src/sum.rs:99:5`), with
 //!   that file and line;
-//! - **labels** `spawned_at` (the spawn site) and `oldest_ms`, which `-tagfocus` and
-//!   `-tags` use.
+//! - **labels** `spawned_at` (the spawn site), `label` (the request's route, see
+//!   [`crate::labels`]) and `oldest_ms`, which `-tagfocus` and `-tags` use.
 //!
 //! The messages below are `profile.proto`'s, written out with `prost`'s derive (no
 //! `protoc` at build time); only the fields leak-probe fills are declared.
@@ -220,6 +220,7 @@ pub fn profile(report: &TaskReport) -> proto::Profile {
     let spawned_at = b.string("spawned_at");
     let oldest_ms = b.string("oldest_ms");
     let ms = b.string("milliseconds");
+    let label_key = b.string("label");
     let mut samples = Vec::with_capacity(report.groups.len() + 1);
     for group in &report.groups {
         let mut stack: Vec<u64> = group
@@ -229,22 +230,34 @@ pub fn profile(report: &TaskReport) -> proto::Profile {
             .collect();
         stack.push(b.frame("spawn", &group.spawned_at));
         let site = b.string(&group.spawned_at);
+        let mut labels = Vec::new();
+        if let Some(label) = &group.label {
+            labels.push(proto::Label {
+                key: label_key,
+                str: b.string(label),
+                ..Default::default()
+            });
+        }
         samples.push(proto::Sample {
             location_id: stack,
             value: vec![group.count as i64],
-            label: vec![
-                proto::Label {
-                    key: spawned_at,
-                    str: site,
-                    ..Default::default()
-                },
-                proto::Label {
-                    key: oldest_ms,
-                    num: i64::try_from(group.oldest_ms).unwrap_or(i64::MAX),
-                    num_unit: ms,
-                    ..Default::default()
-                },
-            ],
+            label: [
+                labels,
+                vec![
+                    proto::Label {
+                        key: spawned_at,
+                        str: site,
+                        ..Default::default()
+                    },
+                    proto::Label {
+                        key: oldest_ms,
+                        num: i64::try_from(group.oldest_ms).unwrap_or(i64::MAX),
+                        num_unit: ms,
+                        ..Default::default()
+                    },
+                ],
+            ]
+            .concat(),
         });
     }
     if report.omitted_group_tasks > 0 {
@@ -324,6 +337,7 @@ mod tests {
         report.groups = vec![TaskGroup {
             count: 100,
             spawned_at: "leaky-server/src/sum.rs:99:5".into(),
+            label: Some("/sum".into()),
             waiting_at: vec!["leaky-server/src/sum.rs:81:32".into()],
             youngest_ms: 5,
             oldest_ms: 900,

@@ -50,6 +50,7 @@ impl fmt::Display for TaskReport {
                 "{} task(s) [age {}] spawned at {}",
                 g.count, age, g.spawned_at
             )?;
+            write_label(f, g.label.as_deref())?;
             write_awaits(f, &g.waiting_at)?;
             write_trace(f, g.trace.as_deref())?;
         }
@@ -75,6 +76,7 @@ impl fmt::Display for TaskReport {
                     (Some(parent), None) => writeln!(f, " by task {parent} (ended)")?,
                     (None, _) => writeln!(f)?,
                 }
+                write_label(f, t.label.as_deref())?;
                 write_awaits(f, &t.waiting_at)?;
                 write_trace(f, t.trace.as_deref())?;
             }
@@ -83,6 +85,14 @@ impl fmt::Display for TaskReport {
             }
         }
         Ok(())
+    }
+}
+
+/// `label: /sum`, like Go's `labels: {...}` line.
+fn write_label(f: &mut fmt::Formatter<'_>, label: Option<&str>) -> fmt::Result {
+    match label {
+        Some(label) => writeln!(f, "    label: {label}"),
+        None => Ok(()),
     }
 }
 
