@@ -1,11 +1,11 @@
 //! Labels: a name for a piece of work that the tasks it spawns inherit, like Go's
-//! `pprof.Do(ctx, pprof.Labels("route", "/sum"), ...)`.
+//! `pprof.Do(ctx, pprof.Labels("route", "/checkout"), ...)`.
 //!
 //! A spawn site says which line spawned a task; in a real service that line is often a
 //! generic helper (`spawn_with_retry`, a worker pool) shared by every route. A label says
 //! *on whose behalf*: leak-probe's request middleware ([`crate::http::instrument`]) labels
-//! each request with its route, so every task a handler spawns, and every task those
-//! spawn, carries `/sum`, and `/_stack`, `/_tasks`, `/_leaks` and the pprof export show
+//! each request with its route, so every task the `/checkout` handler spawns, and every
+//! task those spawn, carries `/checkout`, and `/_stack`, `/_tasks`, `/_leaks` and the pprof export show
 //! it. Label your own work with [`LabelExt::labeled`]:
 //!
 //! ```

@@ -82,6 +82,9 @@ fn json(bytes: &[u8]) -> serde_json::Value {
 
 #[test]
 fn leaks_names_the_leaking_sites_and_so_does_the_verdict() {
+    if !have_registry() {
+        return;
+    }
     let server = ServerProcess::start(&[BIN.into()]).unwrap();
     runtime().block_on(async {
         for tag in LEAKING {
@@ -156,7 +159,7 @@ fn leaks_names_the_leaking_sites_and_so_does_the_verdict() {
             })
             .unwrap();
         assert!(task["spawned_by"].as_u64().unwrap() > 0, "{task:#}");
-        assert_eq!(task["label"], "/sum", "{task:#}");
+        assert_eq!(task["label"], Tag::L1.route(), "{task:#}");
         // The text form says the same.
         let (_, text) = get(server.url("/_leaks?format=text")).await;
         let text = String::from_utf8(text).unwrap();
@@ -167,6 +170,16 @@ fn leaks_names_the_leaking_sites_and_so_does_the_verdict() {
         assert_eq!(status, 400);
         assert!(String::from_utf8(body).unwrap().contains("format must be"));
     });
+}
+
+/// Spawn sites, suspects and await points need `--cfg tokio_unstable` (the workspace's
+/// `.cargo/config.toml`); CI also builds without it, where these tests have nothing to
+/// check and say so.
+fn have_registry() -> bool {
+    if !leak_probe::runtime::HAS_REGISTRY {
+        eprintln!("skipped: built without tokio_unstable, no spawn sites to name");
+    }
+    leak_probe::runtime::HAS_REGISTRY
 }
 
 /// Whether a test that needs `tool` may skip without it: it says so, unless the
@@ -185,6 +198,9 @@ fn have(tool: &str, require: &str) -> bool {
 
 #[test]
 fn go_tool_pprof_reads_the_task_profile() {
+    if !have_registry() {
+        return;
+    }
     let server = ServerProcess::start(&[BIN.into()]).unwrap();
     let profile = runtime().block_on(async {
         let report = two_rounds(&server, Tag::L1.route()).await;
@@ -241,6 +257,9 @@ fn go_tool_pprof_reads_the_task_profile() {
 
 #[test]
 fn the_ui_renders_the_count_and_the_leaking_site_in_chromium() {
+    if !have_registry() {
+        return;
+    }
     if !have("chromium", "REQUIRE_CHROMIUM") {
         return;
     }

@@ -90,7 +90,7 @@ mod tests {
     #[test]
     fn groups_become_folded_stacks_spawn_site_first() {
         let json = r#"{"groups":[
-            {"count":100,"spawned_at":"leaky-server/src/sum.rs:99:5","label":"/sum",
+            {"count":100,"spawned_at":"leaky-server/src/sum.rs:99:5","label":"/checkout",
              "waiting_at":["leaky-server/src/sum.rs:81:32","leaky-server/src/sum.rs:120:9"]},
             {"count":1,"spawned_at":"axum-0.8.9/src/serve/mod.rs:276:9","waiting_at":[]}
         ],"omitted_group_tasks":0}"#;
@@ -98,7 +98,7 @@ mod tests {
         assert_eq!(
             folded,
             [
-                "label /sum;spawned at leaky-server/src/sum.rs:99:5;waiting at leaky-server/src/sum.rs:120:9;waiting at leaky-server/src/sum.rs:81:32 100",
+                "label /checkout;spawned at leaky-server/src/sum.rs:99:5;waiting at leaky-server/src/sum.rs:120:9;waiting at leaky-server/src/sum.rs:81:32 100",
                 "spawned at axum-0.8.9/src/serve/mod.rs:276:9 1",
             ]
         );

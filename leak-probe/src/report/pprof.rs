@@ -337,7 +337,7 @@ mod tests {
         report.groups = vec![TaskGroup {
             count: 100,
             spawned_at: "leaky-server/src/sum.rs:99:5".into(),
-            label: Some("/sum".into()),
+            label: Some("/checkout".into()),
             waiting_at: vec!["leaky-server/src/sum.rs:81:32".into()],
             youngest_ms: 5,
             oldest_ms: 900,

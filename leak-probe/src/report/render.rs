@@ -88,7 +88,7 @@ impl fmt::Display for TaskReport {
     }
 }
 
-/// `label: /sum`, like Go's `labels: {...}` line.
+/// `label: /checkout`, like Go's `labels: {...}` line.
 fn write_label(f: &mut fmt::Formatter<'_>, label: Option<&str>) -> fmt::Result {
     match label {
         Some(label) => writeln!(f, "    label: {label}"),
