@@ -76,7 +76,7 @@ start "$bin/leaky-server" --addr 127.0.0.1:0
     flame=()
     [ "$tag" = L5 ] && flame=(--flamegraph "$out/flame.svg")
     "$bin/load-client" --rounds 2 "${flame[@]}" "http://$addr$path" | grep -- '->' | tail -n 1 |
-      sed "s|^ leaked:|$tag $route:|"
+      sed "s|^ leaked:|$tag $route leaked|"
   done > "$out/live-verdicts.txt"
 curl -s "http://$addr/_leaks?format=text" > "$out/leaks.txt"
 curl -s "http://$addr/_stack?debug=2" | sed -n '/^every task/,$p' | awk 'NR <= 12' > "$out/stack-ancestry.txt"

@@ -415,12 +415,13 @@ async fn leaks(Query(pairs): Query<Vec<(String, String)>>) -> Response {
     // blocking pool runs in the runtime's context, so the report is of this runtime).
     let report = tokio::task::spawn_blocking(crate::leaks::current).await;
     match (report, text) {
-        (Ok(report), true) => (
+        (Ok(Ok(report)), true) => (
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             report.to_string(),
         )
             .into_response(),
-        (Ok(report), false) => axum::Json(report).into_response(),
+        (Ok(Ok(report)), false) => axum::Json(report).into_response(),
+        (Ok(Err(busy)), _) => (StatusCode::TOO_MANY_REQUESTS, format!("{busy}\n")).into_response(),
         (Err(_), _) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "the leak report failed\n",

@@ -6,7 +6,8 @@
 //! *on whose behalf*: leak-probe's request middleware ([`crate::http::instrument`]) labels
 //! each request with its route, so every task the `/checkout` handler spawns, and every
 //! task those spawn, carries `/checkout`, and `/_stack`, `/_tasks`, `/_leaks` and the pprof export show
-//! it. Label your own work with [`LabelExt::labeled`]:
+//! it. (Not across `spawn_blocking`: blocking work is not a task.) Label your own work
+//! with [`LabelExt::labeled`]:
 //!
 //! ```
 //! use leak_probe::labels::LabelExt as _;
@@ -22,7 +23,8 @@
 //! While a labeled future is polled, a thread-local holds its label; the spawn hook reads
 //! it, so a task spawned from inside gets the label for free. A task spawned by an
 //! unlabeled task inherits its parent's label from the registry (one lookup of the
-//! parent's entry, and only once any label exists in the process). Labels are interned:
+//! parent's entry, only once any label exists in the process; in a server that labels
+//! requests, only a request's grandchildren need it). Labels are interned:
 //! an entry holds a 4-byte id, and at most [`MAX_LABELS`] distinct labels exist (route
 //! patterns are few; more are counted as `(other labels)`).
 

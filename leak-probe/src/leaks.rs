@@ -40,8 +40,9 @@ use serde::Serialize;
 use crate::registry::{self, Registry, Site};
 
 /// How often the sampler counts live tasks per site, at most. A sample of many live tasks
-/// takes longer (about 1 ms per 100 000); the sampler then waits [`BUSY_FACTOR`] times as
-/// long as the sample took, so that it never takes more than 2 % of a core.
+/// takes longer (a few milliseconds per 100 000, see the book's numbers); the sampler then
+/// waits [`BUSY_FACTOR`] times as long as the sample took, so that it never takes more
+/// than 2 % of a core.
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 /// See [`SAMPLE_EVERY`].
 pub const BUSY_FACTOR: u32 = 50;
@@ -49,14 +50,18 @@ pub const BUSY_FACTOR: u32 = 50;
 /// Short, so that the half second a load tester waits for the count to settle between
 /// two rounds holds a quiet window, and a leak is named as soon as it settled.
 pub const WINDOW: Duration = Duration::from_millis(250);
-/// How many windows are kept (10 minutes): a suspect's rises must fall inside them.
+/// How many windows are kept (10 minutes, more when sampling backs off): a suspect's
+/// rises must fall inside them.
 pub const HISTORY: usize = 2400;
+/// Samples a window holds at least: when sampling backs off (a big registry), windows
+/// grow, so that a floor and a peak are never one sample.
+pub const MIN_SAMPLES: u32 = 3;
 /// A rise smaller than this many tasks is never one (a connection opening does not make
 /// its site a suspect).
 pub const MIN_RISE: u32 = 2;
 /// Windows between the levels a suspect's floor rose through (see [`suspect`]).
 pub const MIN_GAP: usize = 2;
-/// Windows of [`LeakReport::live_history`] (two minutes).
+/// Windows of [`LeakReport::live_history`] (two minutes, or more when sampling backs off).
 pub const CHART_WINDOWS: usize = 480;
 /// Floors shown per site in a report (the most recent ones).
 pub const SHOWN_FLOORS: usize = 60;
@@ -94,15 +99,18 @@ pub struct Rise {
 pub fn suspect(windows: &[Span]) -> Option<Rise> {
     let last = windows.len().checked_sub(1)?;
     let noise = churn(windows);
+    // The lowest floor from each window on (one pass, so a read stays linear).
+    let mut lowest_from = vec![u32::MAX; windows.len() + 1];
+    for i in (0..windows.len()).rev() {
+        lowest_from[i] = lowest_from[i + 1].min(windows[i].floor);
+    }
     let rose = |i: usize, j: usize| {
         let (a, b) = (windows[i].floor, windows[j].floor);
         b >= a + MIN_RISE && b - a > noise
     };
     // A level is a window the count sat still in (it moved no more than usual), and the
     // floor never dropped below it afterwards: a fall means the tasks under it ended.
-    let level = |i: usize| {
-        windows[i].spread() <= noise && windows[i..].iter().all(|w| w.floor >= windows[i].floor)
-    };
+    let level = |i: usize| windows[i].spread() <= noise && lowest_from[i] >= windows[i].floor;
     // Levels are at least MIN_GAP windows apart, and a level is a quiet window: one busy
     // stretch that spans a window boundary (load ramping up) is one rise, not two.
     let between = (0..=last.checked_sub(MIN_GAP)?)
@@ -140,6 +148,8 @@ pub fn churn(windows: &[Span]) -> u32 {
 #[derive(Debug, Default)]
 pub struct Watcher {
     started: AtomicBool,
+    /// Set while a report is being built (one at a time, like `/_stack`'s).
+    reporting: AtomicBool,
     history: Mutex<History>,
 }
 
@@ -149,6 +159,10 @@ struct History {
     since: Option<Instant>,
     /// When the current window started.
     window_started: Option<Instant>,
+    /// Samples in the current window.
+    samples: u32,
+    /// When each closed window started, oldest first (aligned with every site's).
+    starts: VecDeque<Instant>,
     /// Windows closed so far (all sites share them).
     closed: u64,
     sites: HashMap<Site, SiteHistory>,
@@ -168,10 +182,11 @@ impl History {
     fn record(&mut self, now: Instant, counts: &[(Site, usize)]) {
         self.since.get_or_insert(now);
         let started = *self.window_started.get_or_insert(now);
-        if now.duration_since(started) >= WINDOW {
+        if now.duration_since(started) >= WINDOW && self.samples >= MIN_SAMPLES {
             self.close_window();
             self.window_started = Some(now);
         }
+        self.samples += 1;
         let closed = usize::try_from(self.closed)
             .unwrap_or(usize::MAX)
             .min(HISTORY);
@@ -200,6 +215,13 @@ impl History {
 
     fn close_window(&mut self) {
         self.closed += 1;
+        self.samples = 0;
+        if let Some(started) = self.window_started {
+            self.starts.push_back(started);
+            if self.starts.len() > HISTORY {
+                self.starts.pop_front();
+            }
+        }
         let total = self.total.current.take().unwrap_or_default();
         self.total.windows.push_back(total);
         if self.total.windows.len() > HISTORY {
@@ -253,9 +275,12 @@ impl Watcher {
         }
     }
 
-    fn sample(&self, registry: &Registry, now: Instant) {
+    /// Samples once; how long counting took (not waiting for the history's lock).
+    fn sample(&self, registry: &Registry, now: Instant) -> Duration {
         let counts = registry.count_by_site();
+        let took = now.elapsed();
         self.lock().record(now, &counts);
+        took
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, History> {
@@ -271,9 +296,8 @@ fn sampler(registry: Weak<Registry>) {
         let Some(registry) = registry.upgrade() else {
             return;
         };
-        let started = Instant::now();
-        registry.leaks.sample(&registry, started);
-        pause = SAMPLE_EVERY.max(started.elapsed() * BUSY_FACTOR);
+        let took = registry.leaks.sample(&registry, Instant::now());
+        pause = SAMPLE_EVERY.max(took * BUSY_FACTOR);
     }
 }
 
@@ -328,19 +352,41 @@ pub struct LeakReport {
     pub suspects: Vec<SiteReport>,
     /// Every site with live tasks now or in the history, most live tasks first.
     pub sites: Vec<SiteReport>,
-    /// The most tasks registered at once in each of the latest windows, oldest first (at
-    /// most [`CHART_WINDOWS`]): the task count before anyone was looking.
-    pub live_history: Vec<u32>,
+    /// The task count before anyone was looking: `[ms ago, highest sampled count]` of each
+    /// of the latest windows, oldest first (at most [`CHART_WINDOWS`]).
+    pub live_history: Vec<[u64; 2]>,
     /// What is missing, if anything (no registry; too little history yet).
     pub note: Option<String>,
 }
 
+/// Why a leak report could not be made right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("another leak report of this runtime is being built; try again shortly")
+    }
+}
+
+impl std::error::Error for Busy {}
+
+/// The right to build a leak report; released when dropped.
+struct Turn<'a>(&'a AtomicBool);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 /// The leak report of the current runtime. Starts the sampler if it is not running (the
-/// first report then has no history, and says so).
-pub fn current() -> LeakReport {
+/// first report then has no history, and says so). One report at a time per runtime:
+/// [`Busy`] while another is being built.
+pub fn current() -> Result<LeakReport, Busy> {
     let live = crate::live_tasks();
     let Some(registry) = registry::for_current_runtime() else {
-        return LeakReport {
+        return Ok(LeakReport {
             live_tasks: live,
             window_ms: millis(WINDOW),
             sampled_ms: 0,
@@ -348,34 +394,81 @@ pub fn current() -> LeakReport {
             sites: Vec::new(),
             live_history: Vec::new(),
             note: Some(crate::report::no_registry_reason()),
-        };
+        });
     };
+    let watcher = &registry.leaks;
+    if watcher.reporting.swap(true, Ordering::AcqRel) {
+        return Err(Busy);
+    }
+    let _turn = Turn(&watcher.reporting);
     Watcher::start(&registry);
     let details = registry.site_details();
-    let now = Instant::now();
-    let history = registry.leaks.lock();
-    report(live, &details, &history, now)
+    // Copy what the report needs and let the sampler go on; the work happens unlocked.
+    let copy = watcher.lock().copy();
+    Ok(report(live, &details, &copy, Instant::now()))
+}
+
+/// What a report reads of the history, copied out of its lock.
+struct Copy {
+    since: Option<Instant>,
+    closed: u64,
+    starts: Vec<Instant>,
+    /// Per site: its closed windows, the last one merged with the window being sampled.
+    sites: Vec<(Site, Vec<Span>)>,
+    total: Vec<(Instant, u32)>,
+}
+
+impl History {
+    fn copy(&self) -> Copy {
+        // The window being sampled counts with the last closed one (its floor is the
+        // lower of the two): a leak that has settled shows at once, and a burst in a
+        // window only a few samples old does not make a new level.
+        let merged = |h: &SiteHistory| {
+            let mut windows: Vec<Span> = h.windows.iter().copied().collect();
+            match (windows.last_mut(), h.current) {
+                (Some(last), Some(current)) => {
+                    last.floor = last.floor.min(current.floor);
+                    last.peak = last.peak.max(current.peak);
+                }
+                (None, Some(current)) => windows.push(current),
+                (_, None) => {}
+            }
+            windows
+        };
+        let chart = self.total.windows.len().saturating_sub(CHART_WINDOWS);
+        Copy {
+            since: self.since,
+            closed: self.closed,
+            starts: self.starts.iter().copied().collect(),
+            sites: self.sites.iter().map(|(s, h)| (*s, merged(h))).collect(),
+            total: self
+                .starts
+                .iter()
+                .zip(&self.total.windows)
+                .skip(chart)
+                .map(|(at, w)| (*at, w.peak))
+                .collect(),
+        }
+    }
 }
 
 fn report(
     live: usize,
     details: &[registry::SiteDetails],
-    history: &History,
+    history: &Copy,
     now: Instant,
 ) -> LeakReport {
     let sampled = history
         .since
         .map_or(Duration::ZERO, |s| now.saturating_duration_since(s));
-    let mut sites: Vec<SiteReport> = Vec::new();
+    let empty = Vec::new();
     let row = |site: Site, detail: Option<&registry::SiteDetails>| {
-        // The closed windows, and the one being sampled (its floor so far): a leak that
-        // has settled counts now, not when its window closes.
-        let windows: Vec<Span> = history
+        let windows = history
             .sites
-            .get(&site)
-            .map(|h| h.windows.iter().copied().chain(h.current).collect())
-            .unwrap_or_default();
-        let rise = suspect(&windows);
+            .iter()
+            .find(|(s, _)| *s == site)
+            .map_or(&empty, |(_, w)| w);
+        let rise = suspect(windows);
         let shown = windows.len().saturating_sub(SHOWN_FLOORS);
         SiteReport {
             site: registry::site_string(site),
@@ -396,16 +489,17 @@ fn report(
             floors: windows[shown..].iter().map(|w| w.floor).collect(),
             suspect: rise.is_some(),
             rise: rise.map(|r| r.floors),
-            rising_for_ms: rise.map(|r| {
-                millis(WINDOW * u32::try_from(windows.len() - r.from).unwrap_or(u32::MAX))
+            // The first rise began in the window after `from`.
+            rising_for_ms: rise.and_then(|r| {
+                let began = history.starts.get(r.from + 1)?;
+                Some(millis(now.saturating_duration_since(*began)))
             }),
         }
     };
-    for d in details {
-        sites.push(row(d.site, Some(d)));
-    }
-    for site in history.sites.keys() {
-        if !details.iter().any(|d| std::ptr::eq(d.site, *site)) {
+    let mut sites: Vec<SiteReport> = details.iter().map(|d| row(d.site, Some(d))).collect();
+    for (site, _) in &history.sites {
+        // Sites compare by value: the same location may be two statics.
+        if !details.iter().any(|d| d.site == *site) {
             sites.push(row(site, None));
         }
     }
@@ -418,11 +512,10 @@ fn report(
             millis(WINDOW)
         )
     });
-    let windows = &history.total.windows;
-    let live_history = windows
+    let live_history = history
+        .total
         .iter()
-        .skip(windows.len().saturating_sub(CHART_WINDOWS))
-        .map(|w| w.peak)
+        .map(|(at, peak)| [millis(now.saturating_duration_since(*at)), u64::from(*peak)])
         .collect();
     LeakReport {
         live_tasks: live,
@@ -542,6 +635,7 @@ mod tests {
         }
         h.record(at(WINDOW.as_millis() as u64), &[]);
         h.record(at(WINDOW.as_millis() as u64 + step), &[(site, 2)]);
+        h.record(at(WINDOW.as_millis() as u64 + 2 * step), &[(site, 1)]);
         h.record(at(2 * WINDOW.as_millis() as u64), &[(site, 2)]);
         let windows: Vec<Span> = h.sites[&site].windows.iter().copied().collect();
         assert_eq!(
@@ -549,6 +643,13 @@ mod tests {
             [Span { floor: 3, peak: 7 }, Span { floor: 0, peak: 2 }]
         );
         assert_eq!(h.closed, 2);
+        assert_eq!(h.starts.len(), 2);
+        // A window closes only with MIN_SAMPLES in it: late samples stretch it.
+        h.record(at(3 * WINDOW.as_millis() as u64), &[(site, 2)]);
+        assert_eq!(h.closed, 2);
+        // A report merges the window being sampled (2) into the last closed one (0..2).
+        let copy = h.copy();
+        assert_eq!(copy.sites[0].1.last(), Some(&Span { floor: 0, peak: 2 }));
     }
 
     #[test]

@@ -366,6 +366,8 @@ impl Registry {
             && let Some(parent) = parent
             && crate::labels::any()
         {
+            // Only for tasks spawned outside any labeled future by a task that has a
+            // parent (a request's grandchildren): rare next to the spawns it labels.
             label = self.shared.with_entry(parent, |e| e.label).unwrap_or(0);
         }
         let entry = Entry {

@@ -380,10 +380,15 @@ pub async fn run(
 type FirstAndLast = (Option<SiteCounts>, Option<SiteCounts>);
 type Rounds = (Vec<(Figures, Stats)>, LatencyWindows, FirstAndLast);
 
-/// Where the per-site counts of the server behind `count_url` are: `/_leaks` next to it.
+/// Where the per-site counts of the server behind `count_url` are: `/_leaks` next to
+/// its `/_count` (behind the same path prefix), or at the origin's root.
 pub fn leaks_url(count_url: &Url) -> Url {
     let mut url = count_url.clone();
-    url.set_path("/_leaks");
+    let path = match count_url.path().strip_suffix("/_count") {
+        Some(prefix) => format!("{prefix}/_leaks"),
+        None => "/_leaks".to_owned(),
+    };
+    url.set_path(&path);
     url.set_query(None);
     url
 }
@@ -624,5 +629,27 @@ pub fn verdict_line(f: &Figures) -> String {
         }
     } else {
         "no leak".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leaks_url;
+
+    #[test]
+    fn leaks_is_read_next_to_the_count() {
+        let url = |s: &str| leaks_url(&reqwest::Url::parse(s).unwrap()).to_string();
+        assert_eq!(
+            url("http://127.0.0.1:8001/_count"),
+            "http://127.0.0.1:8001/_leaks"
+        );
+        assert_eq!(
+            url("http://127.0.0.1:8001/debug/_count?x=1"),
+            "http://127.0.0.1:8001/debug/_leaks"
+        );
+        assert_eq!(
+            url("http://127.0.0.1:8001/count"),
+            "http://127.0.0.1:8001/_leaks"
+        );
     }
 }

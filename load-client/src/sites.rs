@@ -75,8 +75,13 @@ impl SiteReader {
             return None;
         }
         let (status, text) = self.counter.get_text(&self.url).await.ok()?;
-        if !status.is_success() {
+        if status == reqwest::StatusCode::NOT_FOUND {
+            // No /_leaks here (the Go server, a plain service): do not ask again.
             self.missing.store(true, Ordering::Relaxed);
+            return None;
+        }
+        // A 429 or 503 is for this reading only.
+        if !status.is_success() {
             return None;
         }
         let parsed = parse(&text);
@@ -103,14 +108,22 @@ pub fn parse(json: &str) -> Option<SiteCounts> {
                     .collect()
             })
             .unwrap_or_default();
-        out.insert(
-            name,
-            SiteNow {
-                alive: site.get("alive")?.as_u64()?,
-                suspect: site.get("suspect")?.as_bool()?,
-                waiting_at,
-            },
-        );
+        let now = SiteNow {
+            alive: site.get("alive")?.as_u64()?,
+            suspect: site.get("suspect")?.as_bool()?,
+            waiting_at,
+        };
+        // A site listed twice (the same line compiled into two places) adds up.
+        let entry = out.entry(name).or_insert(SiteNow {
+            alive: 0,
+            suspect: false,
+            waiting_at: Vec::new(),
+        });
+        entry.alive += now.alive;
+        entry.suspect |= now.suspect;
+        if entry.waiting_at.is_empty() {
+            entry.waiting_at = now.waiting_at;
+        }
     }
     Some(out)
 }
@@ -181,6 +194,12 @@ mod tests {
         assert_eq!(blame(&grown, 101).len(), 2);
         assert!(blame(&grown, 0).is_empty());
         assert_eq!(parse("not json"), None);
+        let twice = counts(
+            r#"{"sites":[{"site":"a.rs:1:1","alive":3,"suspect":true,"waiting_at":["a.rs:2:1"]},
+                         {"site":"a.rs:1:1","alive":0,"suspect":false,"waiting_at":[]}]}"#,
+        );
+        assert_eq!(twice["a.rs:1:1"].alive, 3);
+        assert!(twice["a.rs:1:1"].suspect);
         assert_eq!(parse(r#"{"groups":[]}"#), None);
     }
 }
