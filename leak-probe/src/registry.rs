@@ -138,6 +138,7 @@ pub struct Registry {
     /// a time, so a burst of `/_stack` requests cannot pile up work.
     pub(crate) reporting: AtomicBool,
     /// Set while a tokio task dump of this runtime runs.
+    #[cfg_attr(not(tokio_unstable), allow(dead_code))]
     pub(crate) dumping: AtomicBool,
     /// The per-site history that names leak suspects (see [`crate::leaks`]).
     pub(crate) leaks: crate::leaks::Watcher,
@@ -618,6 +619,7 @@ thread_local! {
 }
 
 /// Marks the current thread as one of `registry`'s runtime (`on_thread_start`).
+#[cfg_attr(not(tokio_unstable), allow(dead_code))]
 pub(crate) fn set_thread_registry(registry: Option<Arc<Registry>>) {
     THREAD_REGISTRY.with(|r| *r.borrow_mut() = registry);
 }

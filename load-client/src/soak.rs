@@ -46,9 +46,15 @@ pub const RSS_GROWTH: f64 = 0.20;
 pub const SLOW_HOLD: Duration = Duration::from_secs(3);
 /// Every answer must come within this (the slowest route answers in 300 ms).
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Before the baseline: this long of the same mix, so pools, buffers and the allocator
-/// have reached their working size.
+/// Before the baseline: at least this long of the same mix, so pools, buffers and the
+/// allocator have reached their working size...
 pub const WARM_UP: Duration = Duration::from_secs(3);
+/// ...and then on, a second at a time, until the server's RSS grew by less than
+/// [`WARM_UP_SETTLED`] in a second (a server still growing into its working size is not
+/// leaking), at most this long in all.
+pub const WARM_UP_MAX: Duration = Duration::from_secs(20);
+/// See [`WARM_UP_MAX`].
+pub const WARM_UP_SETTLED: f64 = 0.02;
 /// How often the server's RSS is read.
 pub const RSS_EVERY: Duration = Duration::from_millis(200);
 
@@ -489,9 +495,28 @@ pub async fn run(spec: &SoakSpec) -> Result<SoakReport, Error> {
     let counter = Counter::new(server.url("/_count"));
     let steps = Arc::new(mix());
 
-    // Warm up with the same mix, then the baselines.
+    // Warm up with the same mix until the server's memory has reached its working size,
+    // then the baselines.
     let tally = Arc::new(Tally::default());
+    let warming = Instant::now();
     load(&server, spec, &steps, &tally, None, Some(WARM_UP)).await;
+    let mut rss_before = server.rss();
+    while warming.elapsed() < WARM_UP_MAX {
+        load(
+            &server,
+            spec,
+            &steps,
+            &tally,
+            None,
+            Some(Duration::from_secs(1)),
+        )
+        .await;
+        let rss_now = server.rss();
+        if rss_now as f64 <= rss_before as f64 * (1.0 + WARM_UP_SETTLED) {
+            break;
+        }
+        rss_before = rss_now;
+    }
     tally.take();
     let tasks_before = settled_count(&counter).await?;
     let rss_start = server.rss();
