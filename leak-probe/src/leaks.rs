@@ -13,6 +13,10 @@
 //!                another at least half a second later, and never fell back
 //! ```
 //!
+//! (On a big registry a sample takes milliseconds: the sampler then waits longer between
+//! samples, and a window lasts until it holds at least [`MIN_SAMPLES`]. The window being
+//! sampled counts with the last closed one, so a settled leak shows at once.)
+//!
 //! Why "by more than the count typically moves" (the median spread of its windows): a
 //! busy site's count swings between a low and a high within every window (requests start
 //! and end), and its floor wanders inside that range. A floor that climbs by more than
@@ -22,8 +26,9 @@
 //!
 //! It is a heuristic, like the alert: "suspect" means tasks from this site did not end
 //! while more arrived. A pool that grows in steps (keep-alive connections as traffic
-//! ramps up over seconds) is one too, until it shrinks. The ages in `/_stack` tell them
-//! apart: leaked tasks only get older.
+//! ramps up over seconds) is one too, until it shrinks. Where the tasks wait (`/_stack`)
+//! tells them apart: a connection waits for its client's next request, a leaked task on
+//! something that will never come.
 //!
 //! The sampler is a plain thread (named `leak-probe-sampler`), not a task: it must not
 //! count itself in `/_count`, and it must keep sampling when the runtime is too busy to

@@ -124,7 +124,7 @@ const FLUSH_AT: usize = 64;
 /// - a spawn is appended to the thread's buffer;
 /// - a termination first looks for its spawn in the same buffer: a task spawned and ended
 ///   on one thread between two flushes never touches shared state;
-/// - a buffer is applied to the shards when it holds [`FLUSH_AT`] operations, when its
+/// - a buffer is applied to the shards when it holds `FLUSH_AT` (64) operations, when its
 ///   thread ends, and before anything reads the registry.
 ///
 /// Applying a buffer moves its spawns into the shards *while holding the buffer's lock*,

@@ -4,7 +4,7 @@
 //! 50 000 identical stacks, one group saying "50 000 tasks, spawned at `sum.rs:171`,
 //! 2–9 s old, waiting at `sum.rs:142`". It is built in three steps, one file each:
 //!
-//! 1. **collect** (here): a copy of the [registry](crate::registry), which knows every live
+//! 1. **collect** (here): a copy of the [task registry](crate::registry), which knows every live
 //!    task's spawn site, spawn time, parent and marked await points
 //!    ([`crate::await_point`]). Copying it locks one shard at a time: **the runtime is
 //!    never paused**, whatever its load.
