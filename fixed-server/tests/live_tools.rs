@@ -2,13 +2,8 @@
 //! requests on each of the five routes that leak there leave no suspect here, and
 //! load-client's verdict names no site.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use load_client::count::Counter;
-use load_client::load::LoadSpec;
 use load_client::process::ServerProcess;
-use load_client::run::{self, RunSpec, Sampler, Verdict};
+use load_client::run::{self, RunSpec, Verdict};
 use scenarios::Tag;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fixed-server");
@@ -27,32 +22,8 @@ fn leaks_names_no_site_after_the_same_load() {
         .unwrap();
     runtime.block_on(async {
         for tag in [Tag::L1, Tag::L2, Tag::L3, Tag::L4, Tag::L5] {
-            let spec = RunSpec {
-                url: server.url(tag.route()),
-                count_url: server.url("/_count"),
-                rounds: 2,
-                load: LoadSpec {
-                    requests: Some(50),
-                    concurrency: 50,
-                    duration: None,
-                    rate: None,
-                    abandon_after: None,
-                    timeout: Duration::from_secs(10),
-                    latency_over_time: false,
-                },
-                settle: Duration::from_secs(3),
-                leak_threshold: 0.0,
-            };
-            let counter = Arc::new(Counter::new(spec.count_url.clone()));
-            let report = run::run(
-                &spec,
-                counter,
-                Sampler::new(Instant::now()),
-                Arc::new(|| {}),
-                |_, _| {},
-            )
-            .await
-            .unwrap();
+            let spec = RunSpec::rounds(server.url(tag.route()), server.url("/_count"), 2, 50, 50);
+            let report = run::run_quietly(&spec).await.unwrap();
             assert_eq!(report.total.answered, 100, "{report:?}");
             assert_eq!(report.total.verdict, Verdict::NoLeak, "{report:?}");
             assert!(report.total.leaking_at.is_empty(), "{report:?}");

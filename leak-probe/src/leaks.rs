@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::registry::{self, Registry, Site};
+use crate::report::millis;
 
 /// How often the sampler counts live tasks per site, at most. A sample of many live tasks
 /// takes longer (a few milliseconds per 100 000, see the book's numbers); the sampler then
@@ -577,10 +578,6 @@ impl std::fmt::Display for LeakReport {
         }
         Ok(())
     }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -10,13 +10,9 @@
 //! `REQUIRE_CHROMIUM=1` (set by `.ci/run`) makes them fail instead.
 
 use std::process::Command;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use load_client::count::Counter;
-use load_client::load::LoadSpec;
 use load_client::process::ServerProcess;
-use load_client::run::{self, RunReport, RunSpec, Sampler};
+use load_client::run::{self, RunReport, RunSpec};
 use scenarios::Tag;
 
 const BIN: &str = env!("CARGO_BIN_EXE_leaky-server");
@@ -35,32 +31,8 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Two rounds of 50 requests at once on `path`, as `load-client --rounds 2` runs them.
 async fn two_rounds(server: &ServerProcess, path: &str) -> RunReport {
-    let spec = RunSpec {
-        url: server.url(path),
-        count_url: server.url("/_count"),
-        rounds: 2,
-        load: LoadSpec {
-            requests: Some(50),
-            concurrency: 50,
-            duration: None,
-            rate: None,
-            abandon_after: None,
-            timeout: Duration::from_secs(10),
-            latency_over_time: false,
-        },
-        settle: Duration::from_secs(3),
-        leak_threshold: 0.0,
-    };
-    let counter = Arc::new(Counter::new(spec.count_url.clone()));
-    run::run(
-        &spec,
-        counter,
-        Sampler::new(Instant::now()),
-        Arc::new(|| {}),
-        |_, _| {},
-    )
-    .await
-    .unwrap()
+    let spec = RunSpec::rounds(server.url(path), server.url("/_count"), 2, 50, 50);
+    run::run_quietly(&spec).await.unwrap()
 }
 
 async fn get(url: reqwest::Url) -> (u16, Vec<u8>) {

@@ -65,19 +65,7 @@ impl Counter {
     /// The current count. Fails with [`Error::Unreachable`] if the server does not answer,
     /// and [`Error::BadCount`] if it answers something that is not a count.
     pub async fn read(&self) -> Result<usize, Error> {
-        let _turn = self.one_at_a_time.lock().await;
-        let response = self
-            .client
-            .get(self.url.clone())
-            .send()
-            .await
-            .map_err(|e| {
-                Error::Unreachable(format!("cannot read {}: {}", self.url, describe(&e)))
-            })?;
-        let status = response.status();
-        let body = response.text().await.map_err(|e| {
-            Error::Unreachable(format!("cannot read {}: {}", self.url, describe(&e)))
-        })?;
+        let (status, body) = self.get_text(&self.url).await?;
         if !status.is_success() {
             return Err(Error::BadCount(format!(
                 "{} answered {status}, not a task count (is this a leak-probe or Go /_count endpoint?)",

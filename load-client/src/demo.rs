@@ -25,7 +25,6 @@ use scenarios::{Load, SCENARIOS, Scenario, Server, ShutdownReport};
 
 use crate::Error;
 use crate::count::Counter;
-use crate::load::LoadSpec;
 use crate::plot::{self, Panel, Series};
 use crate::run::{self, RunReport, RunSpec, Sampler, Watch};
 use crate::slow::{self, SlowFigures};
@@ -282,22 +281,14 @@ async fn load_route(
     counter: &Arc<Counter>,
     sampler: &Sampler,
 ) -> Result<RunReport, Error> {
-    let spec = RunSpec {
-        url: running.url(&scenario.path_and_query()),
-        count_url: counter.url().clone(),
-        rounds: spec.rounds,
-        load: LoadSpec {
-            requests: Some(spec.requests),
-            concurrency: spec.concurrency,
-            duration: None,
-            rate: None,
-            abandon_after: scenario.give_up(),
-            timeout: Duration::from_secs(10),
-            latency_over_time: false,
-        },
-        settle: Duration::from_secs(5),
-        leak_threshold: 0.0,
-    };
+    let mut spec = RunSpec::rounds(
+        running.url(&scenario.path_and_query()),
+        counter.url().clone(),
+        spec.rounds,
+        spec.requests,
+        spec.concurrency,
+    );
+    spec.load.abandon_after = scenario.give_up();
     run::run(
         &spec,
         Arc::clone(counter),

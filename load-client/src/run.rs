@@ -45,6 +45,37 @@ pub struct RunSpec {
     pub leak_threshold: f64,
 }
 
+impl RunSpec {
+    /// The blog's experiment as the demo runs it: `rounds` rounds of `requests` requests
+    /// to `url`, `concurrency` at a time, the count read at `count_url`; a request not
+    /// answered within 10 s is an error, the count gets up to 5 s to settle, and any
+    /// leaked task is a leak.
+    pub fn rounds(
+        url: Url,
+        count_url: Url,
+        rounds: u32,
+        requests: u64,
+        concurrency: usize,
+    ) -> RunSpec {
+        RunSpec {
+            url,
+            count_url,
+            rounds,
+            load: LoadSpec {
+                requests: Some(requests),
+                concurrency,
+                duration: None,
+                rate: None,
+                abandon_after: None,
+                timeout: Duration::from_secs(10),
+                latency_over_time: false,
+            },
+            settle: Duration::from_secs(5),
+            leak_threshold: 0.0,
+        }
+    }
+}
+
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct Latency {
@@ -316,6 +347,19 @@ impl Watch {
             _task: tokio_util::task::AbortOnDropHandle::new(task),
         }
     }
+}
+
+/// [`run`] with nothing printed and a count reader of its own (for tests and tools).
+pub async fn run_quietly(spec: &RunSpec) -> Result<RunReport, Error> {
+    let counter = Arc::new(Counter::new(spec.count_url.clone()));
+    run(
+        spec,
+        counter,
+        Sampler::new(Instant::now()),
+        Arc::new(|| {}),
+        |_, _| {},
+    )
+    .await
 }
 
 /// Runs every round of `spec`. `on_done` is called after each request (progress);

@@ -262,6 +262,7 @@ pub fn report_without_registry(live: usize, why: String) -> TaskReport {
     }
 }
 
-fn millis(d: Duration) -> u64 {
+/// `d` in whole milliseconds, saturating.
+pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
