@@ -268,6 +268,68 @@ enum Step {
     },
 }
 
+/// A request a server must refuse, and how (`None`: a 400 or a closed connection).
+#[derive(Debug, Clone)]
+pub struct Malformed {
+    /// What is wrong with it.
+    pub what: &'static str,
+    /// The bytes sent.
+    pub bytes: Vec<u8>,
+    /// The status it must get.
+    pub status: Option<u16>,
+}
+
+/// The malformed and oversized requests both servers refuse (their hardening is shared):
+/// bytes that are not HTTP, a request line with no version (400), a 1 MiB header (431),
+/// a 100 KiB URI (414) and a 2 MiB body (413), each aimed at `path`.
+pub fn malformed_requests(path: &str) -> Vec<Malformed> {
+    let bad = |what, bytes: Vec<u8>, status| Malformed {
+        what,
+        bytes,
+        status,
+    };
+    vec![
+        bad(
+            "garbage",
+            b"\x16\x03\x01\x02\x00 not http\r\n\r\n".to_vec(),
+            None,
+        ),
+        bad(
+            "no version",
+            format!("GET {path}\r\n\r\n").into_bytes(),
+            Some(400),
+        ),
+        bad(
+            "1 MiB header",
+            format!(
+                "GET {path} HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+                "a".repeat(1 << 20)
+            )
+            .into_bytes(),
+            Some(431),
+        ),
+        bad(
+            "100 KiB URI",
+            format!(
+                "GET {path}?nums={} HTTP/1.1\r\nhost: x\r\n\r\n",
+                "1,".repeat(50 * 1024)
+            )
+            .into_bytes(),
+            Some(414),
+        ),
+        bad(
+            "2 MiB body",
+            format!(
+                "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{}",
+                2 << 20,
+                "x".repeat(2 << 20)
+            )
+            .into_bytes(),
+            Some(413),
+        ),
+    ]
+}
+
 /// The fast mix, in the order a worker cycles through it: the cheap steps
 /// [`CHEAP_REPEATS`] times, then the heavy ones (a 1 MiB header, a 100 KiB URI) once.
 fn mix() -> Vec<Step> {
@@ -275,22 +337,15 @@ fn mix() -> Vec<Step> {
     let mut steps: Vec<Step> = (0..CHEAP_REPEATS)
         .flat_map(|_| cheap.iter().cloned())
         .collect();
-    let sum = Tag::L1.route();
-    let big_header = format!(
-        "GET {sum} HTTP/1.1\r\nhost: soak\r\nx-big: {}\r\n\r\n",
-        "a".repeat(1 << 20)
-    );
-    let big_uri = format!(
-        "GET {sum}?nums={} HTTP/1.1\r\nhost: soak\r\n\r\n",
-        "1,".repeat(50 * 1024)
-    );
-    for (bytes, status) in [(big_header, 431), (big_uri, 414)] {
-        steps.push(Step::Raw {
-            kind: Kind::Oversized,
-            bytes: Arc::new(bytes.into_bytes()),
-            reset_after: None,
-            expect: Some(status),
-        });
+    for bad in malformed_requests(Tag::L1.route()) {
+        if bad.what == "1 MiB header" || bad.what == "100 KiB URI" {
+            steps.push(Step::Raw {
+                kind: Kind::Oversized,
+                bytes: Arc::new(bad.bytes),
+                reset_after: None,
+                expect: bad.status,
+            });
+        }
     }
     steps
 }
