@@ -175,15 +175,16 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        // `MatchedPath` is a shared string: cloning it allocates nothing.
-        let route = req.extensions().get::<MatchedPath>().cloned();
-        // The route is the label of every task the request spawns (crate::labels).
-        let label = route
-            .as_ref()
+        // The route is the label of every task the request spawns (crate::labels), and
+        // its label id finds its counters (0: no route matched). Borrowed, not cloned:
+        // `MatchedPath` is one reference-counted string per route, and bumping its count
+        // on every request would be a cache line both workers fight over.
+        let label = req
+            .extensions()
+            .get::<MatchedPath>()
             .map_or(0, |route| crate::labels::intern(route.as_str()));
         Tracked {
             inner: self.inner.call(req),
-            route,
             label,
             started: Instant::now(),
             http: Arc::clone(&self.http),
@@ -196,7 +197,6 @@ pin_project_lite::pin_project! {
     pub struct Tracked<F> {
         #[pin]
         inner: F,
-        route: Option<MatchedPath>,
         label: crate::labels::LabelId,
         started: Instant,
         http: Arc<HttpMetrics>,
@@ -219,9 +219,11 @@ where
             std::task::ready!(this.inner.poll(cx))
         };
         if let Ok(response) = &output {
-            let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
-            this.http
-                .record(route, response.status().as_u16(), this.started.elapsed());
+            this.http.record_label(
+                *this.label,
+                response.status().as_u16(),
+                this.started.elapsed(),
+            );
         }
         std::task::Poll::Ready(output)
     }

@@ -75,6 +75,12 @@ pub fn intern(name: &str) -> LabelId {
     id
 }
 
+/// The id of `name` if it was interned (a read: makes no label).
+pub fn lookup(name: &str) -> Option<LabelId> {
+    let table = TABLE.read().unwrap_or_else(PoisonError::into_inner);
+    table.as_ref()?.ids.get(name).copied()
+}
+
 fn intern_shared(name: &str) -> LabelId {
     if let Some(table) = TABLE
         .read()

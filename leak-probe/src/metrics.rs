@@ -23,13 +23,11 @@
 //! [`Collector`]). The *recording*, which every request pays for, is not: that crate's
 //! `Family` finds a series behind a read lock and its `Histogram` takes a mutex on every
 //! observation, a lock every request of the process would share. Here a request finds
-//! its route's counters in a small per-thread cache (no shared lock) and records with
-//! three relaxed atomic additions.
+//! its route's counters at its route label's index in an array (no lock, no hashing, no
+//! shared reference count) and records with three relaxed atomic additions.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use prometheus_client::collector::Collector;
@@ -37,6 +35,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+use crate::labels::LabelId;
 use crate::registry;
 
 /// How many spawn sites get a label of their own in `tokio_tasks_alive_by_spawn_site`.
@@ -55,10 +54,25 @@ const STATUSES: usize = 500;
 /// Shared (behind an `Arc`) by the request-tracking middleware, which writes it, and the
 /// `/metrics` route, which reads it. One per router, so two servers in one process (tests,
 /// the demo) keep separate numbers.
-#[derive(Debug, Default)]
+///
+/// A route's counters sit at its label's index ([`crate::labels`]: the middleware
+/// interns each route pattern as the label its tasks carry, so the id is already known):
+/// finding them is an array index, with no lock, no hashing and no reference count that
+/// every request would bump. Label ids are bounded by [`crate::labels::MAX_LABELS`].
+#[derive(Debug)]
 pub struct HttpMetrics {
-    /// Every route seen, for the scrape. Written once per new route, read per scrape.
-    routes: RwLock<BTreeMap<String, Arc<RouteStats>>>,
+    /// By label id; index 0 (no label) holds requests no route matched.
+    routes: Box<[OnceLock<Box<RouteStats>>]>,
+}
+
+impl Default for HttpMetrics {
+    fn default() -> Self {
+        HttpMetrics {
+            routes: (0..crate::labels::MAX_LABELS + 2)
+                .map(|_| OnceLock::new())
+                .collect(),
+        }
+    }
 }
 
 /// Stripes per route: each thread records into one of its own (picked once per thread),
@@ -120,16 +134,21 @@ thread_local! {
     static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
 }
 
-thread_local! {
-    /// Routes this thread has recorded for, by metrics instance: `(instance, route,
-    /// stats)`. A handful of entries, scanned in order: no hashing, no shared lock.
-    static ROUTES: RefCell<Vec<(usize, String, Weak<RouteStats>)>> = const { RefCell::new(Vec::new()) };
-}
-
 impl HttpMetrics {
-    /// Records one finished request.
+    /// Records one finished request of `route` (a route pattern, or `unmatched`).
     pub fn record(&self, route: &str, status: u16, elapsed: Duration) {
-        let stats = self.route(route);
+        let label = match route {
+            UNMATCHED => 0,
+            route => crate::labels::intern(route),
+        };
+        self.record_label(label, status, elapsed);
+    }
+
+    /// Records one finished request of the route whose label is `label` (0: no route
+    /// matched). The middleware's path: three relaxed atomic additions on this thread's
+    /// stripe.
+    pub fn record_label(&self, label: LabelId, status: u16, elapsed: Duration) {
+        let stats = self.stats(label);
         let stripe = &stats.stripes[STRIPE.with(|s| *s)];
         let secs = elapsed.as_secs_f64();
         let bucket = BUCKETS
@@ -143,41 +162,44 @@ impl HttpMetrics {
         stripe.statuses[code].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// This route's counters: from the thread's cache, else found or created under the
-    /// lock (once per route and thread).
-    fn route(&self, route: &str) -> Arc<RouteStats> {
-        let me = self as *const HttpMetrics as usize;
-        let cached = ROUTES.with(|routes| {
-            routes
-                .borrow()
-                .iter()
-                .find(|(instance, r, _)| *instance == me && r == route)
-                .and_then(|(_, _, stats)| stats.upgrade())
-        });
-        if let Some(stats) = cached {
-            return stats;
-        }
-        let stats = {
-            let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(routes.entry(route.to_owned()).or_default())
-        };
-        ROUTES.with(|routes| {
-            let mut routes = routes.borrow_mut();
-            // Entries of metrics that are gone (a test's server) make room.
-            routes.retain(|(_, _, stats)| stats.strong_count() > 0);
-            routes.push((me, route.to_owned(), Arc::downgrade(&stats)));
-        });
-        stats
+    /// The counters of `label`, made on its first request.
+    fn stats(&self, label: LabelId) -> &RouteStats {
+        let at = (label as usize).min(self.routes.len() - 1);
+        self.routes[at].get_or_init(Box::default)
     }
 
     /// Requests recorded for `route` with `status` so far.
     pub fn requests(&self, route: &str, status: u16) -> u64 {
-        let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
-        routes
-            .get(route)
+        let label = match route {
+            UNMATCHED => Some(0),
+            route => crate::labels::lookup(route),
+        };
+        label
+            .and_then(|label| self.routes.get(label as usize)?.get())
             .map_or(0, |s| s.status(usize::from(status.clamp(100, 599)) - 100))
     }
+
+    /// Every route with requests, by name: `(route, counters)`, sorted.
+    fn by_route(&self) -> Vec<(String, &RouteStats)> {
+        let mut routes: Vec<(String, &RouteStats)> = self
+            .routes
+            .iter()
+            .enumerate()
+            .filter_map(|(label, stats)| {
+                let name = match label {
+                    0 => UNMATCHED,
+                    label => crate::labels::name(LabelId::try_from(label).ok()?)?,
+                };
+                Some((name.to_owned(), &**stats.get()?))
+            })
+            .collect();
+        routes.sort_by(|a, b| a.0.cmp(&b.0));
+        routes
+    }
 }
+
+/// The `route` of requests no route matched.
+pub const UNMATCHED: &str = "unmatched";
 
 /// What `/metrics` encodes: the runtime's tasks (read at scrape time, on the scraping
 /// runtime) and one server's requests.
@@ -230,7 +252,7 @@ impl Collector for Scrape {
                 )?;
         }
 
-        let routes = self.0.routes.read().unwrap_or_else(PoisonError::into_inner);
+        let routes = self.0.by_route();
         let mut requests = encoder.encode_descriptor(
             "http_requests",
             "HTTP requests answered, by route and status.",

@@ -20,8 +20,8 @@
 //!
 //! Every request pays for these, so they are composed as concrete tower services around
 //! the whole router, boxed once (the router's fallback), and the checks of [`Guard`] are
-//! one hand-written service: no allocation per request, one semaphore permit, and a timer
-//! only for a request that waits (the request timeout starts at its first wait, so a
+//! one hand-written service: no allocation per request, a slot taken with one
+//! compare-and-swap (see [`InFlight`]), and a timer only for a request that waits (the request timeout starts at its first wait, so a
 //! request answered at once never touches the timer wheel). Layered one by one with
 //! `Router::layer` and `from_fn`, the same limits cost dozens of heap allocations per
 //! request; the `layers` bench counts them.
@@ -40,7 +40,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use tower::{Layer, Service, ServiceBuilder};
+use tower::{Layer, Service};
 
 /// Longest URI accepted.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -65,15 +65,99 @@ impl Default for Limits {
     }
 }
 
-/// Requests being handled right now, shared by the counting layer and whoever reports.
+/// Requests being handled right now (or waiting for a slot), shared by the guard and
+/// whoever reports.
+///
+/// It is also the concurrency limit: a request takes a slot with one compare-and-swap on
+/// a counter and gives it back with one subtraction. (tower's `ConcurrencyLimit` would
+/// take a tokio semaphore's waiter lock on every release, a lock every request of the
+/// server shares, and box a future per service clone.) Only a request that finds every
+/// slot taken waits, on a `Notify`.
 #[derive(Debug, Clone, Default)]
-pub struct InFlight(Arc<AtomicUsize>);
+pub struct InFlight(Arc<Slots>);
+
+/// The slots behind [`InFlight`].
+#[derive(Debug, Default)]
+pub struct Slots {
+    /// Requests holding a slot.
+    running: AtomicUsize,
+    /// Requests waiting for one.
+    waiting: AtomicUsize,
+    /// Told when a slot is given back while a request waits.
+    freed: tokio::sync::Notify,
+}
 
 impl InFlight {
-    /// Requests in flight now.
+    /// Requests in flight now: running, or waiting for a slot.
     pub fn now(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
+        self.0.running.load(Ordering::Relaxed) + self.0.waiting.load(Ordering::Relaxed)
     }
+}
+
+impl Slots {
+    /// Takes a slot if fewer than `max` are taken.
+    fn try_take(&self, max: usize) -> bool {
+        // SeqCst here and in `give_back`: a waiter counts itself, then tries; a releaser
+        // frees, then looks for waiters. One of the two always sees the other.
+        let mut taken = self.running.load(Ordering::SeqCst);
+        while taken < max {
+            match self.running.compare_exchange_weak(
+                taken,
+                taken + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return true,
+                Err(now) => taken = now,
+            }
+        }
+        false
+    }
+
+    fn give_back(&self) {
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.freed.notify_one();
+        }
+    }
+}
+
+/// A request's slot; given back when the request's future is dropped (answered, failed,
+/// timed out or abandoned by its client).
+#[derive(Debug)]
+pub struct Slot(Arc<Slots>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.give_back();
+    }
+}
+
+/// Waits until a slot is free and takes it. Counted in [`InFlight::now`] meanwhile.
+async fn wait_for_slot(slots: Arc<Slots>, max: usize) -> Slot {
+    /// Uncounts the waiter however the wait ends (a slot, or the request timed out).
+    struct Waiting<'a>(&'a Slots);
+    impl Drop for Waiting<'_> {
+        fn drop(&mut self) {
+            self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    slots.waiting.fetch_add(1, Ordering::SeqCst);
+    {
+        let _waiting = Waiting(&slots);
+        loop {
+            // Registered before trying, so a slot freed in between is not missed. (A
+            // notified waiter dropped before it runs passes the notification on.)
+            let freed = slots.freed.notified();
+            let mut freed = std::pin::pin!(freed);
+            freed.as_mut().enable();
+            if slots.try_take(max) {
+                break;
+            }
+            freed.await;
+        }
+    }
+    Slot(slots)
 }
 
 /// Wraps `app` (a router, or a router already wrapped in more layers) in every limit
@@ -83,27 +167,24 @@ where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
 {
-    // Outermost first. The guard holds the timeout, so waiting for a slot of the
-    // concurrency limit counts towards it.
-    let limited = ServiceBuilder::new()
-        .layer(GuardLayer {
-            in_flight: in_flight.clone(),
-            timeout: limits.request_timeout,
-        })
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            limits.max_concurrent,
-        ))
-        .service(app);
+    // The guard holds the timeout, so waiting for a slot counts towards it.
+    let guarded = GuardLayer {
+        in_flight: in_flight.clone(),
+        timeout: limits.request_timeout,
+        max_concurrent: limits.max_concurrent,
+    }
+    .layer(app);
     // One boxed route for everything: the limits wrap the whole router, debug routes too.
-    Router::new().fallback_service(limited)
+    Router::new().fallback_service(guarded)
 }
 
-/// The per-request checks, in one service: URI and body size, the request timeout, the
-/// in-flight count, panics.
+/// The per-request checks, in one service: URI and body size, the concurrency limit, the
+/// request timeout, the in-flight count, panics.
 #[derive(Debug, Clone)]
 pub struct GuardLayer {
     in_flight: InFlight,
     timeout: Duration,
+    max_concurrent: usize,
 }
 
 impl<S> Layer<S> for GuardLayer {
@@ -114,6 +195,7 @@ impl<S> Layer<S> for GuardLayer {
             inner,
             in_flight: self.in_flight.clone(),
             timeout: self.timeout,
+            max_concurrent: self.max_concurrent,
         }
     }
 }
@@ -124,11 +206,16 @@ pub struct Guard<S> {
     inner: S,
     in_flight: InFlight,
     timeout: Duration,
+    max_concurrent: usize,
 }
+
+/// A request's work once it waited for a slot (the rare case, so it may be boxed).
+pub type Queued = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 impl<S> Service<Request> for Guard<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible>,
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
@@ -139,11 +226,9 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let counted = Counted::enter(&self.in_flight);
         if let Some(refused) = refuse(&req) {
             return Guarded::Refused {
                 response: Some(refused),
-                _counted: counted,
             };
         }
         // A body of unknown length is read through a limit; one of known length was
@@ -152,11 +237,27 @@ where
             Some(_) => req,
             None => req.map(|body| Body::new(http_body_util::Limited::new(body, MAX_BODY_BYTES))),
         };
+        let slots = Arc::clone(&self.in_flight.0);
+        let work = if slots.try_take(self.max_concurrent) {
+            Work::Now {
+                inner: self.inner.call(req),
+                _slot: Slot(slots),
+            }
+        } else {
+            // Every slot is taken: wait for one, then call a clone of the service (this
+            // one was made ready for the call we are not making now).
+            let (max, inner) = (self.max_concurrent, self.inner.clone());
+            Work::Queued {
+                inner: Box::pin(async move {
+                    let _slot = wait_for_slot(slots, max).await;
+                    tower::ServiceExt::oneshot(inner, req).await
+                }),
+            }
+        };
         Guarded::Running {
-            inner: self.inner.call(req),
+            work,
             timeout: self.timeout,
             timer: None,
-            _counted: counted,
         }
     }
 }
@@ -186,38 +287,45 @@ fn refuse(req: &Request) -> Option<Response> {
     None
 }
 
-/// Counts a request as in flight for as long as it lives (answered, failed or dropped).
-#[derive(Debug)]
-pub struct Counted(Arc<AtomicUsize>);
-
-impl Counted {
-    fn enter(in_flight: &InFlight) -> Counted {
-        in_flight.0.fetch_add(1, Ordering::Relaxed);
-        Counted(Arc::clone(&in_flight.0))
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 pin_project_lite::pin_project! {
     /// A request under [`Guard`].
     #[project = GuardedProj]
     pub enum Guarded<F> {
         /// Refused before it ran.
-        Refused { response: Option<Response>, _counted: Counted },
-        /// Running; a panic while polling it becomes a `500`, and it times out `timeout`
-        /// after it first waits. (The timer is armed only then: a request answered on its
-        /// first poll never touches the timer wheel.)
+        Refused { response: Option<Response> },
+        /// Running (or waiting for a slot); a panic while polling it becomes a `500`, and
+        /// it times out `timeout` after it first waits. (The timer is armed only then: a
+        /// request answered on its first poll never touches the timer wheel.)
         Running {
-            #[pin] inner: F,
+            #[pin] work: Work<F>,
             timeout: Duration,
             #[pin] timer: Option<tokio::time::Sleep>,
-            _counted: Counted,
         },
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// What a running request polls: its handler holding a slot, or the wait for one.
+    #[project = WorkProj]
+    pub enum Work<F> {
+        /// It had a slot at once.
+        Now { #[pin] inner: F, _slot: Slot },
+        /// It waits for a slot first.
+        Queued { inner: Queued },
+    }
+}
+
+impl<F> Future for Work<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            WorkProj::Now { inner, .. } => inner.poll(cx),
+            WorkProj::Queued { inner } => inner.as_mut().poll(cx),
+        }
     }
 }
 
@@ -233,7 +341,7 @@ where
                 Poll::Ready(Ok(response.take().expect("polled after completion")))
             }
             GuardedProj::Running {
-                inner,
+                work: inner,
                 timeout,
                 mut timer,
                 ..

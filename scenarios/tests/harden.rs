@@ -128,3 +128,65 @@ fn oversized_requests_are_refused_with_a_reason() {
         assert_eq!(in_flight.now(), 0);
     });
 }
+
+/// Past `max_concurrent`, a request waits for a slot (counted in flight meanwhile) and
+/// runs when one is given back; one that waits longer than the request timeout is a 408.
+#[test]
+fn requests_past_the_concurrency_limit_wait_for_a_slot() {
+    LeakCheck::new().run(|| async {
+        let in_flight = InFlight::default();
+        let (entered, mut inside) = tokio::sync::mpsc::channel::<&'static str>(4);
+        let (release, released) = tokio::sync::watch::channel(false);
+        let app = harden(
+            Router::new().route(
+                "/held",
+                get(move || async move {
+                    let _ = entered.send("entered").await;
+                    let _ = released.clone().wait_for(|go| *go).await;
+                    "released"
+                }),
+            ),
+            Limits {
+                request_timeout: Duration::from_millis(300),
+                max_concurrent: 1,
+            },
+            &in_flight,
+        );
+        let spawn_call = || {
+            let app = app.clone();
+            tokio::spawn(async move { call(&app, get_req("/held")).await })
+        };
+        let first = spawn_call();
+        inside.recv().await.unwrap();
+        // The second waits for the first's slot: in flight, but not in the handler.
+        let second = spawn_call();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(in_flight.now(), 2, "one running, one waiting");
+        assert!(inside.try_recv().is_err(), "the second must not run yet");
+        release.send(true).unwrap();
+        assert_eq!(first.await.unwrap(), (StatusCode::OK, "released".into()));
+        assert_eq!(
+            inside.recv().await,
+            Some("entered"),
+            "the second got the slot"
+        );
+        assert_eq!(second.await.unwrap(), (StatusCode::OK, "released".into()));
+        assert_eq!(in_flight.now(), 0);
+
+        // A request that never gets a slot times out like any other.
+        release.send(false).unwrap();
+        let holder = spawn_call();
+        inside.recv().await.unwrap();
+        assert_eq!(
+            call(&app, get_req("/held")).await.0,
+            StatusCode::REQUEST_TIMEOUT,
+            "waited past the request timeout"
+        );
+        assert_eq!(holder.await.unwrap().0, StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(
+            in_flight.now(),
+            0,
+            "the slot and the waiter are both given back"
+        );
+    });
+}
