@@ -85,9 +85,12 @@ pub async fn accept(
             }
         };
         let _ = stream.set_nodelay(true);
-        // The connection's requests watch its own token (a child of `shutdown`): one
-        // token per connection, not one lock shared by every request (see `scope`).
-        let serving = serve(stream, app.clone(), deadlines, stop.clone());
+        // The connection watches tokens of its own, children of `stop` and `shutdown`:
+        // watching a token locks its mutex on every poll, and a connection's task is
+        // polled several times per request, so a token shared by every connection would
+        // be a lock every request of the server takes. Its requests watch its shutdown
+        // token through `CONNECTION` (see `scope`).
+        let serving = serve(stream, app.clone(), deadlines, stop.child_token());
         connections.spawn(crate::scope::CONNECTION.scope(shutdown.child_token(), serving));
     }
 }
@@ -167,7 +170,8 @@ enum Phase {
 struct Clock {
     origin: Instant,
     phase: AtomicU8,
-    /// Milliseconds since `origin` when `phase` began.
+    /// Milliseconds since `origin` when `phase` began (not kept for `InRequest`, which
+    /// has no deadline).
     since_ms: AtomicU64,
 }
 
@@ -181,8 +185,12 @@ impl Clock {
     }
 
     fn set(&self, phase: Phase) {
-        let now = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.since_ms.store(now, Ordering::Relaxed);
+        // A request has no deadline here, so its start needs no clock read (one fewer
+        // per request).
+        if phase != Phase::InRequest {
+            let now = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.since_ms.store(now, Ordering::Relaxed);
+        }
         self.phase.store(phase as u8, Ordering::Relaxed);
     }
 

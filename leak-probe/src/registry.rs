@@ -17,8 +17,11 @@
 //!
 //! # Cost
 //!
-//! Every `tokio::spawn` pays for one clock read and one insert into a sharded map, and
-//! every task end for one remove. Shards keep the worker threads off each other's locks.
+//! Every `tokio::spawn` pays for one read of the coarse clock and one insert into a
+//! sharded map, and every task end for one remove. (The coarse clock,
+//! `CLOCK_MONOTONIC_COARSE` on Linux, through the `coarsetime` crate, is a memory read
+//! that ticks every few milliseconds, where the precise one reads the CPU's counter: a
+//! leak is seconds old, so ages to a few milliseconds are all a report needs.) Shards keep the worker threads off each other's locks.
 //! A marked await ([`crate::TraceExt::traced`]) pays one shard lock when it first waits
 //! and one when it is done. The benches measure both; they are small enough to leave on
 //! in production, which is the point: the leak you are hunting already happened.
@@ -96,7 +99,8 @@ pub struct SiteDetails {
 #[derive(Clone, Copy)]
 struct Entry {
     site: Site,
-    /// Nanoseconds since the registry's `epoch` (8 bytes instead of an `Instant`'s 16:
+    /// Nanoseconds since the registry's `epoch`, on the coarse clock (so to a few
+    /// milliseconds; 8 bytes instead of an `Instant`'s 16:
     /// one entry per live task, so leaked tasks pay for every byte).
     spawned_ns: u64,
     /// 0 for none (tokio's task ids start at 1).
@@ -149,6 +153,8 @@ struct Shared {
     id: u64,
     shards: Box<[Mutex<Shard>]>,
     epoch: Instant,
+    /// `epoch` on the coarse clock that stamps spawns.
+    coarse_epoch: coarsetime::Instant,
     /// Every thread's buffer (weak: a buffer belongs to its thread).
     buffers: Mutex<Vec<std::sync::Weak<Buffer>>>,
     /// Spawns counted by buffers that are gone.
@@ -338,6 +344,7 @@ impl Registry {
                 id: NEXT_REGISTRY_ID.fetch_add(1, Ordering::Relaxed),
                 shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
                 epoch: Instant::now(),
+                coarse_epoch: coarsetime::Instant::now_without_cache_update(),
                 buffers: Mutex::default(),
                 spawned_by_gone_buffers: AtomicU64::new(0),
             }),
@@ -373,7 +380,11 @@ impl Registry {
         }
         let entry = Entry {
             site,
-            spawned_ns: u64::try_from(self.shared.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            // `now_without_cache_update`: `now` would also write a global the threads
+            // share.
+            spawned_ns: (coarsetime::Instant::now_without_cache_update()
+                - self.shared.coarse_epoch)
+                .as_nanos(),
             parent: parent.unwrap_or(0),
             awaits: [None; AWAIT_DEPTH],
             label,

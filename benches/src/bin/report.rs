@@ -53,9 +53,12 @@ struct Args {
     /// Rounds of the throughput table (each server once per round, in turns).
     #[arg(long, default_value_t = 10)]
     rounds: usize,
-    /// Requests per throughput run (what `oha -n` is given).
-    #[arg(long, default_value_t = 20_000)]
+    /// Requests per server and round of the throughput table, in bursts of a fifth.
+    #[arg(long, default_value_t = 50_000)]
     requests: u64,
+    /// Only the throughput table (section 1) and its targets.
+    #[arg(long)]
+    throughput_only: bool,
 }
 
 /// A server to start: a program, its flags, and how it is told its address.
@@ -241,22 +244,6 @@ fn spec(n: u64) -> LoadSpec {
         timeout: Duration::from_secs(30),
         latency_over_time: false,
     }
-}
-
-/// One throughput sample of `server`: a fresh process, a warm-up, then `n` requests.
-async fn throughput(server: &ServerSpec, loader: &Loader, n: u64) -> Result<Sample, String> {
-    let proc = Proc::start(server).await?;
-    let url = proc.url(Tag::L1.route());
-    loader.run(&url, 2_000).await?;
-    let before = proc.cpu_ns();
-    let (rps, p50_ms, p99_ms) = loader.run(&url, n).await?;
-    let ns = proc.cpu_ns().saturating_sub(before);
-    Ok(Sample {
-        rps,
-        p50_ms,
-        p99_ms,
-        cpu_us_per_request: ns as f64 / 1000.0 / n as f64,
-    })
 }
 
 /// Memory per leaked task and dump timings of one leaking server.
@@ -575,7 +562,7 @@ async fn main() -> ExitCode {
         notes.push("oha is not installed (`cargo install oha --locked`): throughput measured with load-client.".into());
     }
     let n: u64 = if args.quick {
-        args.requests.min(10_000)
+        args.requests.min(20_000)
     } else {
         args.requests
     };
@@ -604,24 +591,61 @@ async fn main() -> ExitCode {
 
     // 1: throughput, layer by layer, servers taking turns.
     let servers = servers(&bin, go.as_ref().ok());
-    let mut samples: BTreeMap<&'static str, Vec<Sample>> = BTreeMap::new();
+    // This machine's speed swings by tens of percent within seconds (other tenants), so
+    // runs minutes apart cannot be compared. Each round starts a fresh process of every
+    // server and warms each up; then the servers take turns in short bursts (BURSTS
+    // per round, n / BURSTS requests each), so every server sees the same swings. A
+    // round's figure for a server sums its bursts; a ratio is taken within a round, and
+    // the table gives the median over rounds. samples[name][round]: `None` if it failed.
+    let mut samples: BTreeMap<&'static str, Vec<Option<Sample>>> = BTreeMap::new();
     for round in 0..rounds {
         eprintln!("report: throughput, round {} of {rounds}...", round + 1);
-        for i in 0..servers.len() {
-            let server = &servers[(i + round) % servers.len()];
-            match throughput(server, &loader, n).await {
-                Ok(sample) => samples.entry(server.name).or_default().push(sample),
+        let mut running = Vec::new();
+        for server in &servers {
+            let started = match Proc::start(server).await {
+                Ok(proc) => {
+                    let url = proc.url(Tag::L1.route());
+                    loader.run(&url, 2_000).await.map(|_| (proc, url))
+                }
+                Err(e) => Err(e),
+            };
+            match started {
+                Ok((proc, url)) => running.push((server.name, proc, url, Bursts::default())),
                 Err(e) => notes.push(format!("{}: {e}", server.name)),
             }
         }
+        let per_burst = (n / BURSTS).max(1);
+        for burst in 0..BURSTS as usize {
+            for i in 0..running.len() {
+                let at = (i + burst + round) % running.len();
+                let (name, proc, url, bursts) = &mut running[at];
+                let before = proc.cpu_ns();
+                match loader.run(url, per_burst).await {
+                    Ok(sample) => bursts.add(per_burst, sample, proc.cpu_ns().saturating_sub(before)),
+                    Err(e) => {
+                        notes.push(format!("{name}: {e}"));
+                        bursts.failed = true;
+                    }
+                }
+            }
+        }
+        for (name, _proc, _url, bursts) in running {
+            samples
+                .entry(name)
+                .or_insert_with(|| vec![None; rounds])[round] = bursts.sample();
+        }
     }
-    let medians: BTreeMap<&str, Sample> =
-        samples.iter().map(|(name, s)| (*name, median(s))).collect();
-    let rps = |name: &str| medians.get(name).map_or(0.0, |s| s.rps);
-    let bare = rps("bare axum").max(1.0);
+    let medians: BTreeMap<&str, Sample> = samples
+        .iter()
+        .map(|(name, s)| (*name, median(&s.iter().flatten().copied().collect::<Vec<_>>())))
+        .filter(|(_, s)| s.rps > 0.0)
+        .collect();
+    let ratio = |a: &str, b: &str| paired_ratio(samples.get(a), samples.get(b));
     md.push_str(&format!(
-        "### What each layer costs: the sum route (L1)\n\n{} -n {n} -c 50 against a fresh process per run, after a warm-up; servers take turns, {rounds} rounds, medians.\n\n| server | requests/s | vs bare axum | p50 | p99 | server CPU per request |\n|---|---|---|---|---|---|\n",
-        loader.name()
+        "### What each layer costs: the sum route (L1)\n\n{} -n {} -c 50 (a closed loop of 50 connections), {rounds} rounds; in each, a fresh process of every server, warmed up, then the servers take turns in {BURSTS} bursts of {} requests each (this machine's speed swings by tens of percent within seconds, and taking turns in short bursts gives every server the same swings). Requests/s, latencies and CPU are medians over the rounds; \"vs bare axum\" and the targets below are medians of each round's ratio.\n\n| server | requests/s | vs bare axum | p50 | p99 | server CPU per request |\n|---|---|---|---|---|---|\n",
+        loader.name(),
+        (n / BURSTS).max(1),
+        (n / BURSTS).max(1),
     ));
     for server in &servers {
         if let Some(s) = medians.get(server.name) {
@@ -629,12 +653,17 @@ async fn main() -> ExitCode {
                 "| {} | {:.0} | {:.2} | {:.2} ms | {:.2} ms | {:.1} µs |\n",
                 server.name,
                 s.rps,
-                s.rps / bare,
+                ratio(server.name, "bare axum"),
                 s.p50_ms,
                 s.p99_ms,
                 s.cpu_us_per_request
             ));
         }
+    }
+    if args.throughput_only {
+        md.push_str("\n### Targets\n\n| target | measured | |\n|---|---|---|\n");
+        throughput_targets(&mut md, &ratio, medians.contains_key("Go (the blog's)"));
+        return finish(&args, &md, &notes);
     }
 
     // 2 and 3: memory per leaked task, and the dumps.
@@ -719,29 +748,7 @@ async fn main() -> ExitCode {
         row(name).and_then(|r| r.dumps.iter().find(|d| d.0 == path).copied())
     };
     md.push_str("\n### Targets\n\n| target | measured | |\n|---|---|---|\n");
-    let probe = rps("+ leak-probe request metrics") / bare;
-    md.push_str(&format!(
-        "| leak-probe (hooks + metrics) ≥ 0.95 × bare axum | {probe:.2} × | {} |\n",
-        verdict(probe >= 0.95)
-    ));
-    let fixed = rps("fixed-server");
-    md.push_str(&format!(
-        "| fixed-server ≥ 0.8 × bare axum | {:.2} × | {} |\n",
-        fixed / bare,
-        verdict(fixed / bare >= 0.8)
-    ));
-    let vs_leaky = fixed / rps("leaky-server").max(1.0);
-    md.push_str(&format!(
-        "| fixed-server ≥ 0.95 × leaky-server (the fixes' own cost) | {vs_leaky:.2} × | {} |\n",
-        verdict(vs_leaky >= 0.95)
-    ));
-    if medians.contains_key("Go (the blog's)") {
-        let vs_go = fixed / rps("Go (the blog's)").max(1.0);
-        md.push_str(&format!(
-            "| fixed-server ≥ 1.3 × the Go server | {vs_go:.2} × | {} |\n",
-            verdict(vs_go >= 1.3)
-        ));
-    }
+    throughput_targets(&mut md, &ratio, medians.contains_key("Go (the blog's)"));
     if let (Some(r), Some(g)) = (row("leaky-server"), row("Go (the blog's)")) {
         let mem = r.per_task_large / g.per_task_large.max(1.0);
         md.push_str(&format!(
@@ -770,9 +777,101 @@ async fn main() -> ExitCode {
             verdict(stall <= 0.5)
         ));
     }
+    finish(&args, &md, &notes)
+}
+
+/// The targets the throughput table answers: `ratio(a, b)` is a's requests/s over b's.
+fn throughput_targets(md: &mut String, ratio: &dyn Fn(&str, &str) -> f64, with_go: bool) {
+    let probe = ratio("+ leak-probe request metrics", "bare axum");
+    md.push_str(&format!(
+        "| leak-probe (hooks + metrics) ≥ 0.95 × bare axum | {probe:.2} × | {} |\n",
+        verdict(probe >= 0.95)
+    ));
+    let fixed = ratio("fixed-server", "bare axum");
+    md.push_str(&format!(
+        "| fixed-server ≥ 0.8 × bare axum | {fixed:.2} × | {} |\n",
+        verdict(fixed >= 0.8)
+    ));
+    let vs_leaky = ratio("fixed-server", "leaky-server");
+    md.push_str(&format!(
+        "| fixed-server ≥ 0.95 × leaky-server (the fixes' own cost) | {vs_leaky:.2} × | {} |\n",
+        verdict(vs_leaky >= 0.95)
+    ));
+    if with_go {
+        let vs_go = ratio("fixed-server", "Go (the blog's)");
+        md.push_str(&format!(
+            "| fixed-server ≥ 1.3 × the Go server | {vs_go:.2} × | {} |\n",
+            verdict(vs_go >= 1.3)
+        ));
+    }
+}
+
+/// The median over rounds of `a`'s requests/s over `b`'s in the same round (0 if they
+/// never both ran).
+fn paired_ratio(a: Option<&Vec<Option<Sample>>>, b: Option<&Vec<Option<Sample>>>) -> f64 {
+    let (Some(a), Some(b)) = (a, b) else {
+        return 0.0;
+    };
+    let mut ratios: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .filter_map(|(a, b)| Some(a.as_ref()?.rps / b.as_ref()?.rps.max(1.0)))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    match ratios.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => ratios[n / 2],
+        n => (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0,
+    }
+}
+
+/// Bursts per round of the throughput table.
+const BURSTS: u64 = 5;
+
+/// One server's bursts in one round.
+#[derive(Debug, Default)]
+struct Bursts {
+    requests: u64,
+    seconds: f64,
+    cpu_ns: u64,
+    p50_ms: Vec<f64>,
+    p99_ms: Vec<f64>,
+    failed: bool,
+}
+
+impl Bursts {
+    fn add(&mut self, requests: u64, (rps, p50, p99): (f64, f64, f64), cpu_ns: u64) {
+        self.requests += requests;
+        self.seconds += requests as f64 / rps.max(1e-9);
+        self.cpu_ns += cpu_ns;
+        self.p50_ms.push(p50);
+        self.p99_ms.push(p99);
+    }
+
+    /// The round's figures: requests/s over all bursts, the median burst's latencies.
+    fn sample(self) -> Option<Sample> {
+        if self.failed || self.requests == 0 {
+            return None;
+        }
+        let med = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        Some(Sample {
+            rps: self.requests as f64 / self.seconds,
+            p50_ms: med(self.p50_ms),
+            p99_ms: med(self.p99_ms),
+            cpu_us_per_request: self.cpu_ns as f64 / 1000.0 / self.requests as f64,
+        })
+    }
+}
+
+/// Appends the notes and writes the report where it was asked for.
+fn finish(args: &Args, md: &str, notes: &[String]) -> ExitCode {
+    let mut md = md.to_owned();
     if !notes.is_empty() {
         md.push_str("\nNotes:\n\n");
-        for n in &notes {
+        for n in notes {
             md.push_str(&format!("- {n}\n"));
         }
     }
