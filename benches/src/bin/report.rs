@@ -17,9 +17,11 @@
 //! 1. **Throughput, layer by layer**: the sum route (L1) of `layers --stage …` (bare axum,
 //!    then leak-probe's hooks, its metrics, the hardening limits, the cancellation scope),
 //!    fixed-server, leaky-server and Go, the way a user measures a server: a closed loop
-//!    of 50 connections (`oha -n N -c 50`) against a fresh process after a warm-up.
-//!    Servers take turns, round after round, and each figure is the median of its rounds;
-//!    the server's CPU time per request is read from `/proc` around the run.
+//!    of 50 connections (`oha -c 50`). Each round starts a fresh process of every server
+//!    and warms it up; then the servers take turns in short bursts, so that they all see
+//!    the same swings of this noisy machine, and ratios are taken within a round. Each
+//!    figure is the median over rounds; the server's CPU time per request is read from
+//!    `/proc` around each burst. (`--throughput-only` stops after this table.)
 //! 2. **Memory per leaked task**: RSS growth over 10k and 100k leaked sum requests.
 //! 3. **The dump**: `/_stack` at 100k leaked tasks (Go's goroutine dump; leak-probe's
 //!    registry report, and tokio's own dump with `?trace=tokio`), and the worst `/_count`
@@ -621,7 +623,9 @@ async fn main() -> ExitCode {
                 let (name, proc, url, bursts) = &mut running[at];
                 let before = proc.cpu_ns();
                 match loader.run(url, per_burst).await {
-                    Ok(sample) => bursts.add(per_burst, sample, proc.cpu_ns().saturating_sub(before)),
+                    Ok(sample) => {
+                        bursts.add(per_burst, sample, proc.cpu_ns().saturating_sub(before))
+                    }
                     Err(e) => {
                         notes.push(format!("{name}: {e}"));
                         bursts.failed = true;
@@ -630,14 +634,17 @@ async fn main() -> ExitCode {
             }
         }
         for (name, _proc, _url, bursts) in running {
-            samples
-                .entry(name)
-                .or_insert_with(|| vec![None; rounds])[round] = bursts.sample();
+            samples.entry(name).or_insert_with(|| vec![None; rounds])[round] = bursts.sample();
         }
     }
     let medians: BTreeMap<&str, Sample> = samples
         .iter()
-        .map(|(name, s)| (*name, median(&s.iter().flatten().copied().collect::<Vec<_>>())))
+        .map(|(name, s)| {
+            (
+                *name,
+                median(&s.iter().flatten().copied().collect::<Vec<_>>()),
+            )
+        })
         .filter(|(_, s)| s.rps > 0.0)
         .collect();
     let ratio = |a: &str, b: &str| paired_ratio(samples.get(a), samples.get(b));
