@@ -21,11 +21,13 @@
 //! wakes at the next deadline and, if the connection is still in that phase, drops the
 //! connection: the socket closes and the task ends.
 
+use std::cell::Cell;
+use std::future::Future;
 use std::io;
 use std::pin::{Pin, pin};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use axum::Router;
@@ -85,13 +87,10 @@ pub async fn accept(
             }
         };
         let _ = stream.set_nodelay(true);
-        // The connection watches tokens of its own, children of `stop` and `shutdown`:
-        // watching a token locks its mutex on every poll, and a connection's task is
-        // polled several times per request, so a token shared by every connection would
-        // be a lock every request of the server takes. Its requests watch its shutdown
-        // token through `CONNECTION` (see `scope`).
-        let serving = serve(stream, app.clone(), deadlines, stop.child_token());
-        connections.spawn(crate::scope::CONNECTION.scope(shutdown.child_token(), serving));
+        // The connection's requests learn of shutdown from it, through `CONNECTION`
+        // (see `scope`): one watch of the token per connection, not one per request.
+        let serving = serve(stream, app.clone(), deadlines, stop.clone(), shutdown.clone());
+        connections.spawn(crate::scope::CONNECTION.scope(Cell::new(false), serving));
     }
 }
 
@@ -106,8 +105,15 @@ fn is_connection_error(e: &io::Error) -> bool {
 
 // ANCHOR: serve_connection
 /// Serves one connection until the client closes it, a deadline passes, or shutdown
-/// (`stop`) has let its request in flight finish.
-async fn serve(stream: TcpStream, app: Router, deadlines: Deadlines, stop: CancellationToken) {
+/// (`stop`) has let its request in flight finish. When `shutdown` is cancelled, tells
+/// the request in flight through `CONNECTION` (it answers 503, see `scope`).
+async fn serve(
+    stream: TcpStream,
+    app: Router,
+    deadlines: Deadlines,
+    stop: CancellationToken,
+    shutdown: CancellationToken,
+) {
     let clock = Arc::new(Clock::new());
     let io = TokioIo::new(Watched {
         inner: stream,
@@ -129,7 +135,12 @@ async fn serve(stream: TcpStream, app: Router, deadlines: Deadlines, stop: Cance
     };
     let connection = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
     let mut connection = pin!(connection);
-    let mut stopping = false;
+    // Watched across the loop's turns, and polled only when they wake us (see `OnWake`).
+    let (mut stop, mut shutdown) = (
+        OnWake::new(stop.cancelled_owned()),
+        OnWake::new(shutdown.cancelled_owned()),
+    );
+    let (mut stopping, mut shutting_down) = (false, false);
     loop {
         let wake_at = clock.next_check(deadlines);
         tokio::select! {
@@ -141,12 +152,88 @@ async fn serve(stream: TcpStream, app: Router, deadlines: Deadlines, stop: Cance
                     return;
                 }
             }
-            () = stop.cancelled(), if !stopping => {
+            () = &mut stop, if !stopping => {
                 // Finish the request in flight (if any), then close.
                 connection.as_mut().graceful_shutdown();
                 stopping = true;
             }
+            () = &mut shutdown, if !shutting_down => {
+                // The request in flight (if any) sees this the next time hyper polls it,
+                // right away: the loop polls the connection again.
+                crate::scope::CONNECTION.with(|flag| flag.set(true));
+                shutting_down = true;
+            }
         }
+    }
+}
+
+/// A future polled only on its first poll and when its own waker fires.
+///
+/// The connection's task is polled several times per request (the socket, the sum
+/// tasks, ...), and `tokio::select!` polls every branch each time. Polling a
+/// `CancellationToken`'s wait takes the token's mutex, and these tokens are the server's,
+/// shared by every connection: a lock every request would take, several times. Wrapped,
+/// the wait is polled only when the token wakes it; the other polls cost one atomic swap.
+struct OnWake<F> {
+    future: Pin<Box<F>>,
+    flag: Arc<WakeFlag>,
+    /// The task's waker as last given to `flag`.
+    task: Option<Waker>,
+}
+
+/// Set by the wrapped future's waker, which then wakes the task.
+struct WakeFlag {
+    woken: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        let task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(task) = &*task {
+            task.wake_by_ref();
+        }
+    }
+}
+
+impl<F: Future> OnWake<F> {
+    fn new(future: F) -> Self {
+        OnWake {
+            future: Box::pin(future),
+            flag: Arc::new(WakeFlag {
+                // The first poll polls it.
+                woken: AtomicBool::new(true),
+                task: Mutex::new(None),
+            }),
+            task: None,
+        }
+    }
+}
+
+impl<F: Future> Future for OnWake<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        if !this.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
+            // A new task waker (the first poll): hand it over, and poll once with it.
+            *this.flag.task.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(cx.waker().clone());
+            this.task = Some(cx.waker().clone());
+            this.flag.woken.store(true, Ordering::SeqCst);
+        }
+        if !this.flag.woken.swap(false, Ordering::SeqCst) {
+            return Poll::Pending;
+        }
+        // A wake between the swap and this poll is not lost: the poll sees it (a
+        // cancelled token is ready), or it sets the flag again.
+        let waker = Waker::from(Arc::clone(&this.flag));
+        this.future.as_mut().poll(&mut Context::from_waker(&waker))
     }
 }
 // ANCHOR_END: serve_connection

@@ -8,8 +8,11 @@
 //!
 //! The scope also watches for shutdown (FIX(L8)): when the server's shutdown token is
 //! cancelled at the deadline, a request still running answers `503 Service Unavailable`,
-//! its future is dropped, and its token is cancelled with it. It watches through its
-//! connection's token ([`CONNECTION`]), so that no lock is shared by every request.
+//! its future is dropped, and its token is cancelled with it. A request served by
+//! [`crate::conn`] learns it from its connection ([`CONNECTION`]): the connection's task
+//! watches the token once for all its requests, and a request reads one flag when it is
+//! polled. (Watching a `CancellationToken` takes its mutex on every poll; a watch per
+//! request would be several locks per request.)
 //!
 //! It is a hand-written tower service rather than `axum::middleware::from_fn`: every
 //! request pays for it, and this one allocates only the token.
@@ -50,11 +53,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestToken {
 }
 
 tokio::task_local! {
-    /// FIX(L8): the cancellation token of the connection whose task serves this request,
-    /// a child of the server's shutdown token, set by [`crate::conn`]. Requests wait on
-    /// their connection's token rather than on the server's: one token per connection,
-    /// so no lock is shared by every request of the server.
-    pub static CONNECTION: CancellationToken;
+    /// FIX(L8): whether the server shut down the connection whose task serves this
+    /// request. Set by [`crate::conn`], which watches the server's shutdown token for
+    /// the connection; requests read it when they are polled.
+    pub static CONNECTION: std::cell::Cell<bool>;
 }
 
 // ANCHOR: request_scope
@@ -102,13 +104,14 @@ where
     fn call(&mut self, mut req: Request) -> Self::Future {
         let token = CancellationToken::new();
         req.extensions_mut().insert(RequestToken(token.clone()));
-        // Shutdown reaches the request through its connection's token; a request that
-        // came some other way (a test's `oneshot`) watches the server's own.
-        let shutdown = CONNECTION
-            .try_with(CancellationToken::clone)
-            .unwrap_or_else(|_| self.state.shared.shutdown.clone());
+        // Shutdown reaches the request through its connection (`CONNECTION`); a request
+        // that came some other way (a test's `oneshot`) watches the server's token itself.
+        let shutdown = match CONNECTION.try_with(|_| ()) {
+            Ok(()) => None,
+            Err(_) => Some(self.state.shared.shutdown.clone().cancelled_owned()),
+        };
         Scoped {
-            shutdown: shutdown.cancelled_owned(),
+            shutdown,
             inner: self.inner.call(req),
             // Cancels `token` when the request ends, however it ends (answered, failed,
             // or dropped because the client went away).
@@ -121,8 +124,9 @@ where
 pin_project_lite::pin_project! {
     /// A request in its scope.
     pub struct Scoped<F> {
+        // `None`: served by `crate::conn`, which tells it through `CONNECTION`.
         #[pin]
-        shutdown: WaitForCancellationFutureOwned,
+        shutdown: Option<WaitForCancellationFutureOwned>,
         #[pin]
         inner: F,
         _guard: DropGuard,
@@ -140,7 +144,11 @@ where
         let this = self.project();
         // Checked first: a request cancelled by shutdown answers 503, even if its handler
         // could also finish (with a cancelled result) in the same instant.
-        if this.shutdown.poll(cx).is_ready() {
+        let shut_down = match this.shutdown.as_pin_mut() {
+            Some(shutdown) => shutdown.poll(cx).is_ready(),
+            None => CONNECTION.try_with(std::cell::Cell::get).unwrap_or(false),
+        };
+        if shut_down {
             this.state.shared.cancelled.fetch_add(1, Ordering::Relaxed);
             return Poll::Ready(Ok((
                 StatusCode::SERVICE_UNAVAILABLE,
