@@ -89,7 +89,13 @@ pub async fn accept(
         let _ = stream.set_nodelay(true);
         // The connection's requests learn of shutdown from it, through `CONNECTION`
         // (see `scope`): one watch of the token per connection, not one per request.
-        let serving = serve(stream, app.clone(), deadlines, stop.clone(), shutdown.clone());
+        let serving = serve(
+            stream,
+            app.clone(),
+            deadlines,
+            stop.clone(),
+            shutdown.clone(),
+        );
         connections.spawn(crate::scope::CONNECTION.scope(Cell::new(false), serving));
     }
 }
@@ -222,8 +228,11 @@ impl<F: Future> Future for OnWake<F> {
         let this = &mut *self;
         if !this.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
             // A new task waker (the first poll): hand it over, and poll once with it.
-            *this.flag.task.lock().unwrap_or_else(PoisonError::into_inner) =
-                Some(cx.waker().clone());
+            *this
+                .flag
+                .task
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
             this.task = Some(cx.waker().clone());
             this.flag.woken.store(true, Ordering::SeqCst);
         }

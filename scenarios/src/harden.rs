@@ -20,9 +20,10 @@
 //!
 //! Every request pays for these, so they are composed as concrete tower services around
 //! the whole router, boxed once (the router's fallback), and the checks of [`Guard`] are
-//! one hand-written service: no allocation per request, a slot taken with one
-//! compare-and-swap (see [`InFlight`]), and a timer only for a request that waits (the request timeout starts at its first wait, so a
-//! request answered at once never touches the timer wheel). Layered one by one with
+//! one hand-written service: no allocation for a request answered at once, a slot taken
+//! with one compare-and-swap (see [`InFlight`]), and no timer per request: a request
+//! that waits is listed for one sweeper task that times out the overdue ones a tenth of a
+//! second at most after their deadline (see `Deadlines`). Layered one by one with
 //! `Router::layer` and `from_fn`, the same limits cost dozens of heap allocations per
 //! request; the `layers` bench counts them.
 
@@ -30,9 +31,9 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::Router;
@@ -85,6 +86,8 @@ pub struct Slots {
     waiting: AtomicUsize,
     /// Told when a slot is given back while a request waits.
     freed: tokio::sync::Notify,
+    /// Requests waiting on something, and when they time out.
+    deadlines: Deadlines,
 }
 
 impl InFlight {
@@ -158,6 +161,138 @@ async fn wait_for_slot(slots: Arc<Slots>, max: usize) -> Slot {
         }
     }
     Slot(slots)
+}
+
+/// The request timeout, without a timer per request.
+///
+/// `/sum` waits on every request (for its two tasks), and a tokio timer per waiting
+/// request was the largest cost of these limits in the CPU profile: a timer-wheel insert
+/// and removal under the wheel's lock, and a wake-up of the timer driver now and then.
+/// A timeout of a minute does not need that precision. So a request that waits adds
+/// itself to a list (the list of its thread: no lock the workers share), and one task,
+/// the sweeper, looks at the lists every [`tick`] and times out the requests past their
+/// deadline. A request that ends just drops its [`Watch`]; the sweeper forgets it.
+///
+/// Who owns the sweeper, and what ends it: it is spawned by the first request that
+/// waits when none runs, holds the lists only weakly, and ends at the first tick that
+/// finds no request waiting (or the server gone). An idle server has none.
+#[derive(Debug, Default)]
+struct Deadlines {
+    lists: [Mutex<Vec<Waiter>>; STRIPES],
+    /// Whether a sweeper runs.
+    sweeping: AtomicBool,
+}
+
+/// Lists of waiting requests, one per thread (by a per-thread index).
+const STRIPES: usize = 4;
+
+static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
+}
+
+#[derive(Debug)]
+struct Waiter {
+    deadline: tokio::time::Instant,
+    watch: Weak<Watch>,
+}
+
+/// What a waiting request shares with the sweeper: whether it timed out, and how to wake
+/// it when it does.
+#[derive(Debug)]
+pub struct Watch {
+    expired: AtomicBool,
+    waker: Mutex<Waker>,
+}
+
+/// How often the sweeper looks: a tenth of a second, or a quarter of a shorter timeout.
+fn tick(timeout: Duration) -> Duration {
+    (timeout / 4).clamp(Duration::from_millis(1), Duration::from_millis(100))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Nothing here is left half-written by a panic.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Watch {
+    fn expired(&self) -> bool {
+        self.expired.load(Ordering::Acquire)
+    }
+
+    /// Keeps the waker current (a request's task rarely changes it).
+    fn update(&self, waker: &Waker) {
+        let mut current = lock(&self.waker);
+        if !current.will_wake(waker) {
+            current.clone_from(waker);
+        }
+    }
+}
+
+impl Deadlines {
+    /// Adds a request that waits from now, for `timeout`, woken through `waker`.
+    fn watch(slots: &Arc<Slots>, timeout: Duration, waker: &Waker) -> Arc<Watch> {
+        let watch = Arc::new(Watch {
+            expired: AtomicBool::new(false),
+            waker: Mutex::new(waker.clone()),
+        });
+        let deadlines = &slots.deadlines;
+        lock(&deadlines.lists[STRIPE.with(|s| *s)]).push(Waiter {
+            deadline: tokio::time::Instant::now() + timeout,
+            watch: Arc::downgrade(&watch),
+        });
+        // Added first, then the sweeper looked for: see `sweep` for why this order.
+        if !deadlines.sweeping.swap(true, Ordering::SeqCst) {
+            tokio::spawn(sweep(Arc::downgrade(slots), tick(timeout)));
+        }
+        watch
+    }
+
+    /// Times out the requests past their deadline at `now` and forgets the ended ones.
+    /// Returns how many still wait.
+    fn sweep(&self, now: tokio::time::Instant) -> usize {
+        let mut waiting = 0;
+        for list in &self.lists {
+            let mut list = lock(list);
+            list.retain(|waiter| match waiter.watch.upgrade() {
+                // The request ended.
+                None => false,
+                Some(watch) if waiter.deadline <= now => {
+                    watch.expired.store(true, Ordering::Release);
+                    lock(&watch.waker).wake_by_ref();
+                    false
+                }
+                Some(_) => true,
+            });
+            waiting += list.len();
+        }
+        waiting
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lists.iter().all(|list| lock(list).is_empty())
+    }
+}
+
+/// The sweeper (see [`Deadlines`]).
+async fn sweep(slots: Weak<Slots>, tick: Duration) {
+    loop {
+        tokio::time::sleep(tick).await;
+        let Some(slots) = slots.upgrade() else {
+            return; // The server is gone.
+        };
+        let deadlines = &slots.deadlines;
+        if deadlines.sweep(tokio::time::Instant::now()) == 0 {
+            // Nobody waits: end. A request adds itself before it looks at `sweeping`,
+            // and this looks at the lists after clearing it, so one of the two sees the
+            // other: either the request starts a new sweeper, or this one goes on.
+            deadlines.sweeping.store(false, Ordering::SeqCst);
+            if deadlines.is_empty() || deadlines.sweeping.swap(true, Ordering::SeqCst) {
+                return;
+            }
+        }
+    }
 }
 
 /// Wraps `app` (a router, or a router already wrapped in more layers) in every limit
@@ -238,26 +373,28 @@ where
             None => req.map(|body| Body::new(http_body_util::Limited::new(body, MAX_BODY_BYTES))),
         };
         let slots = Arc::clone(&self.in_flight.0);
-        let work = if slots.try_take(self.max_concurrent) {
-            Work::Now {
+        let (work, held) = if slots.try_take(self.max_concurrent) {
+            let work = Work::Now {
                 inner: self.inner.call(req),
-                _slot: Slot(slots),
-            }
+            };
+            (work, Held::Slot(Slot(slots)))
         } else {
             // Every slot is taken: wait for one, then call a clone of the service (this
             // one was made ready for the call we are not making now).
-            let (max, inner) = (self.max_concurrent, self.inner.clone());
-            Work::Queued {
+            let (max, inner, waiting) = (self.max_concurrent, self.inner.clone(), slots.clone());
+            let work = Work::Queued {
                 inner: Box::pin(async move {
-                    let _slot = wait_for_slot(slots, max).await;
+                    let _slot = wait_for_slot(waiting, max).await;
                     tower::ServiceExt::oneshot(inner, req).await
                 }),
-            }
+            };
+            (work, Held::Queued(slots))
         };
         Guarded::Running {
             work,
             timeout: self.timeout,
-            timer: None,
+            watch: None,
+            held,
         }
     }
 }
@@ -294,12 +431,13 @@ pin_project_lite::pin_project! {
         /// Refused before it ran.
         Refused { response: Option<Response> },
         /// Running (or waiting for a slot); a panic while polling it becomes a `500`, and
-        /// it times out `timeout` after it first waits. (The timer is armed only then: a
-        /// request answered on its first poll never touches the timer wheel.)
+        /// it times out `timeout` after it first waits (see [`Deadlines`]: a request
+        /// answered on its first poll is never listed).
         Running {
             #[pin] work: Work<F>,
             timeout: Duration,
-            #[pin] timer: Option<tokio::time::Sleep>,
+            watch: Option<Arc<Watch>>,
+            held: Held,
         },
     }
 }
@@ -309,9 +447,28 @@ pin_project_lite::pin_project! {
     #[project = WorkProj]
     pub enum Work<F> {
         /// It had a slot at once.
-        Now { #[pin] inner: F, _slot: Slot },
+        Now { #[pin] inner: F },
         /// It waits for a slot first.
         Queued { inner: Queued },
+    }
+}
+
+/// A running request's hold on the server's slots: its slot, or (while it waits for one)
+/// the slots themselves, where it lists itself when it waits.
+#[derive(Debug)]
+pub enum Held {
+    /// It has a slot.
+    Slot(Slot),
+    /// Its work waits for a slot first (and then holds it).
+    Queued(Arc<Slots>),
+}
+
+impl Held {
+    fn slots(&self) -> &Arc<Slots> {
+        match self {
+            Held::Slot(slot) => &slot.0,
+            Held::Queued(slots) => slots,
+        }
     }
 }
 
@@ -343,8 +500,8 @@ where
             GuardedProj::Running {
                 work: inner,
                 timeout,
-                mut timer,
-                ..
+                watch,
+                held,
             } => {
                 // The handler's future is dropped with this one after a panic, like
                 // tower-http's `CatchPanic`: nothing of it runs again.
@@ -359,12 +516,17 @@ where
                             .into_response()));
                     }
                 }
-                if timer.is_none() {
-                    timer.set(Some(tokio::time::sleep(*timeout)));
-                }
-                let expired = timer
-                    .as_pin_mut()
-                    .is_some_and(|sleep| sleep.poll(cx).is_ready());
+                let expired = match watch {
+                    // It waits for the first time: list it.
+                    None => {
+                        *watch = Some(Deadlines::watch(held.slots(), *timeout, cx.waker()));
+                        false
+                    }
+                    Some(watch) => {
+                        watch.update(cx.waker());
+                        watch.expired()
+                    }
+                };
                 if expired {
                     // Dropping this future drops the handler's: whatever it owned is
                     // cancelled (its request token with it).

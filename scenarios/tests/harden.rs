@@ -190,3 +190,50 @@ fn requests_past_the_concurrency_limit_wait_for_a_slot() {
         );
     });
 }
+
+/// The request timeout needs no timer per request: one sweeper task watches every
+/// request that waits, and it ends once none does.
+#[test]
+fn one_sweeper_watches_all_waiting_requests_and_ends_with_them() {
+    LeakCheck::new().run(|| async {
+        let (release, released) = tokio::sync::watch::channel(false);
+        let (entered, mut inside) = tokio::sync::mpsc::channel::<()>(64);
+        let app = harden(
+            Router::new().route(
+                "/wait",
+                get(move || async move {
+                    let _ = entered.send(()).await;
+                    let _ = released.clone().wait_for(|go| *go).await;
+                    "done"
+                }),
+            ),
+            Limits::default(),
+            &InFlight::default(),
+        );
+        let before = leak_probe::live_tasks();
+        let calls: Vec<_> = (0..50)
+            .map(|_| {
+                let app = app.clone();
+                tokio::spawn(async move { call(&app, get_req("/wait")).await })
+            })
+            .collect();
+        for _ in 0..50 {
+            inside.recv().await.unwrap();
+        }
+        assert_eq!(
+            leak_probe::live_tasks(),
+            before + 50 + 1,
+            "the 50 callers and one sweeper"
+        );
+        release.send(true).unwrap();
+        for call in calls {
+            assert_eq!(call.await.unwrap(), (StatusCode::OK, "done".into()));
+        }
+        // The sweeper ends at its next tick (a tenth of a second) that finds nobody.
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while leak_probe::live_tasks() != before && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(leak_probe::live_tasks(), before, "the sweeper ended");
+    });
+}
