@@ -27,7 +27,7 @@
 //! # let _: Router = app;
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -147,7 +147,10 @@ impl<S> tower::Layer<S> for TrackRequestsLayer {
     fn layer(&self, inner: S) -> TrackRequests<S> {
         TrackRequests {
             inner,
-            http: Arc::clone(&self.0),
+            route: Arc::new(RouteTracker {
+                http: Arc::clone(&self.0),
+                route: OnceLock::new(),
+            }),
         }
     }
 }
@@ -156,7 +159,32 @@ impl<S> tower::Layer<S> for TrackRequestsLayer {
 #[derive(Debug, Clone)]
 pub struct TrackRequests<S> {
     inner: S,
+    route: Arc<RouteTracker>,
+}
+
+/// What one route's copy of the middleware shares with its requests. (`Router::layer`
+/// makes a copy per route, so the requests of two routes share no reference count.)
+#[derive(Debug)]
+struct RouteTracker {
     http: Arc<HttpMetrics>,
+    /// The route this copy serves, and its label: learned from its first request, so
+    /// the next ones compare a few bytes instead of hashing the route to intern it.
+    route: OnceLock<(Box<str>, crate::labels::LabelId)>,
+}
+
+impl RouteTracker {
+    /// The label of `route` (interned on this copy's first request).
+    fn label(&self, route: &str) -> crate::labels::LabelId {
+        match self.route.get() {
+            Some((known, label)) if **known == *route => *label,
+            // The first request, or (should a copy ever serve two routes) another one.
+            _ => {
+                let label = crate::labels::intern(route);
+                let _ = self.route.set((route.into(), label));
+                label
+            }
+        }
+    }
 }
 
 impl<S> tower::Service<Request> for TrackRequests<S>
@@ -182,12 +210,12 @@ where
         let label = req
             .extensions()
             .get::<MatchedPath>()
-            .map_or(0, |route| crate::labels::intern(route.as_str()));
+            .map_or(0, |route| self.route.label(route.as_str()));
         Tracked {
             inner: self.inner.call(req),
             label,
             started: Instant::now(),
-            http: Arc::clone(&self.http),
+            route: Arc::clone(&self.route),
         }
     }
 }
@@ -199,7 +227,7 @@ pin_project_lite::pin_project! {
         inner: F,
         label: crate::labels::LabelId,
         started: Instant,
-        http: Arc<HttpMetrics>,
+        route: Arc<RouteTracker>,
     }
 }
 
@@ -219,7 +247,7 @@ where
             std::task::ready!(this.inner.poll(cx))
         };
         if let Ok(response) = &output {
-            this.http.record_label(
+            this.route.http.record_label(
                 *this.label,
                 response.status().as_u16(),
                 this.started.elapsed(),
