@@ -22,8 +22,8 @@
 //! the whole router, boxed once (the router's fallback), and the checks of [`Guard`] are
 //! one hand-written service: no allocation for a request answered at once, a slot taken
 //! with one compare-and-swap (see [`InFlight`]), and no timer per request: a request
-//! that waits is listed for one sweeper task that times out the overdue ones a tenth of a
-//! second at most after their deadline (see `Deadlines`). Layered one by one with
+//! that waits is listed for one sweeper thread that times out the overdue ones a tenth of
+//! a second at most after their deadline (see `Deadlines`). Layered one by one with
 //! `Router::layer` and `from_fn`, the same limits cost dozens of heap allocations per
 //! request; the `layers` bench counts them.
 
@@ -34,7 +34,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -165,17 +165,19 @@ async fn wait_for_slot(slots: Arc<Slots>, max: usize) -> Slot {
 
 /// The request timeout, without a timer per request.
 ///
-/// `/sum` waits on every request (for its two tasks), and a tokio timer per waiting
-/// request was the largest cost of these limits in the CPU profile: a timer-wheel insert
-/// and removal under the wheel's lock, and a wake-up of the timer driver now and then.
-/// A timeout of a minute does not need that precision. So a request that waits adds
-/// itself to a list (the list of its thread: no lock the workers share), and one task,
-/// the sweeper, looks at the lists every [`tick`] and times out the requests past their
-/// deadline. A request that ends just drops its [`Watch`]; the sweeper forgets it.
+/// The sum route (L1) waits on every request (for its two tasks), and a tokio timer per
+/// waiting request was the largest cost of these limits in the CPU profile: a
+/// timer-wheel insert and removal under the wheel's lock, and a wake-up of the timer
+/// driver now and then. A timeout of a minute does not need that precision. So a request
+/// that waits adds itself to a list (the list of its thread: no lock the workers share),
+/// and one thread, the sweeper, looks at the lists every [`tick`] and times out the
+/// requests past their deadline. A request that ends just drops its [`Watch`]; the
+/// sweeper forgets it.
 ///
-/// Who owns the sweeper, and what ends it: it is spawned by the first request that
-/// waits when none runs, holds the lists only weakly, and ends at the first tick that
-/// finds no request waiting (or the server gone). An idle server has none.
+/// Who owns the sweeper, and what ends it: it is started by the first request that waits
+/// when none runs, holds the lists only weakly, and ends at the first tick that finds no
+/// request waiting (or the server gone); an idle server has none. It is a thread, not a
+/// task, so that it never shows in the server's own task count and dumps.
 #[derive(Debug, Default)]
 struct Deadlines {
     lists: [Mutex<Vec<Waiter>>; STRIPES],
@@ -186,6 +188,9 @@ struct Deadlines {
 /// Lists of waiting requests, one per thread (by a per-thread index).
 const STRIPES: usize = 4;
 
+/// The sweeper thread's name (at most 15 bytes: what Linux keeps of a name).
+pub const SWEEPER_THREAD: &str = "req-timeouts";
+
 static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
@@ -194,7 +199,7 @@ thread_local! {
 
 #[derive(Debug)]
 struct Waiter {
-    deadline: tokio::time::Instant,
+    deadline: Instant,
     watch: Weak<Watch>,
 }
 
@@ -239,19 +244,27 @@ impl Deadlines {
         });
         let deadlines = &slots.deadlines;
         lock(&deadlines.lists[STRIPE.with(|s| *s)]).push(Waiter {
-            deadline: tokio::time::Instant::now() + timeout,
+            deadline: Instant::now() + timeout,
             watch: Arc::downgrade(&watch),
         });
         // Added first, then the sweeper looked for: see `sweep` for why this order.
         if !deadlines.sweeping.swap(true, Ordering::SeqCst) {
-            tokio::spawn(sweep(Arc::downgrade(slots), tick(timeout)));
+            let (slots, tick) = (Arc::downgrade(slots), tick(timeout));
+            let started = std::thread::Builder::new()
+                .name(SWEEPER_THREAD.into())
+                .spawn(move || sweep(&slots, tick));
+            if let Err(e) = started {
+                // The next request that waits tries again; this one is not timed out.
+                eprintln!("harden: cannot start the request-timeout thread: {e}");
+                deadlines.sweeping.store(false, Ordering::SeqCst);
+            }
         }
         watch
     }
 
     /// Times out the requests past their deadline at `now` and forgets the ended ones.
     /// Returns how many still wait.
-    fn sweep(&self, now: tokio::time::Instant) -> usize {
+    fn sweep(&self, now: Instant) -> usize {
         let mut waiting = 0;
         for list in &self.lists {
             let mut list = lock(list);
@@ -275,15 +288,15 @@ impl Deadlines {
     }
 }
 
-/// The sweeper (see [`Deadlines`]).
-async fn sweep(slots: Weak<Slots>, tick: Duration) {
+/// The sweeper thread (see [`Deadlines`]).
+fn sweep(slots: &Weak<Slots>, tick: Duration) {
     loop {
-        tokio::time::sleep(tick).await;
+        std::thread::sleep(tick);
         let Some(slots) = slots.upgrade() else {
             return; // The server is gone.
         };
         let deadlines = &slots.deadlines;
-        if deadlines.sweep(tokio::time::Instant::now()) == 0 {
+        if deadlines.sweep(Instant::now()) == 0 {
             // Nobody waits: end. A request adds itself before it looks at `sweeping`,
             // and this looks at the lists after clearing it, so one of the two sees the
             // other: either the request starts a new sweeper, or this one goes on.
