@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo build --release -p leaky-server -p fixed-server -p benches
-//! cargo run --release -p benches --bin report -- [--out FILE.md] [--quick]
+//! cargo run --release -p benches --bin report -- [--out FILE.md] [--quick] [--throughput-only]
 //! ```
 //!
 //! Every server runs as its own process on a free loopback port, so RSS and CPU time are
@@ -53,7 +53,7 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Rounds of the throughput table (each server once per round, in turns).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 16)]
     rounds: usize,
     /// Requests per server and round of the throughput table, in bursts of a fifth.
     #[arg(long, default_value_t = 50_000)]
