@@ -102,7 +102,12 @@ pub fn instrument_with(app: Router, config: DebugConfig) -> Router {
         DebugAccess::Open => debug_routes(Arc::clone(&http), config),
         DebugAccess::Closed => metrics_route(Arc::clone(&http)),
     };
-    app.merge(debug).layer(TrackRequestsLayer::new(http))
+    // `with_state(())` turns every handler into its finished, layered route now. A
+    // router called as a service (inside another layer, as both servers do) would
+    // otherwise build each handler's route, and apply this layer to it, on every request.
+    app.merge(debug)
+        .layer(TrackRequestsLayer::new(http))
+        .with_state(())
 }
 
 /// Just the four debug routes, reading request metrics from `http`.

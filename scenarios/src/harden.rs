@@ -180,7 +180,7 @@ async fn wait_for_slot(slots: Arc<Slots>, max: usize) -> Slot {
 /// task, so that it never shows in the server's own task count and dumps.
 #[derive(Debug, Default)]
 struct Deadlines {
-    lists: [Mutex<Vec<Waiter>>; STRIPES],
+    lists: [List; STRIPES],
     /// Whether a sweeper runs.
     sweeping: AtomicBool,
 }
@@ -196,6 +196,12 @@ static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
 thread_local! {
     static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
 }
+
+/// One thread's list, on cache lines of its own (two workers pushing to lists on one
+/// line would still fight over it).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct List(Mutex<Vec<Waiter>>);
 
 #[derive(Debug)]
 struct Waiter {
@@ -243,12 +249,16 @@ impl Deadlines {
             waker: Mutex::new(waker.clone()),
         });
         let deadlines = &slots.deadlines;
-        lock(&deadlines.lists[STRIPE.with(|s| *s)]).push(Waiter {
+        lock(&deadlines.lists[STRIPE.with(|s| *s)].0).push(Waiter {
             deadline: Instant::now() + timeout,
             watch: Arc::downgrade(&watch),
         });
-        // Added first, then the sweeper looked for: see `sweep` for why this order.
-        if !deadlines.sweeping.swap(true, Ordering::SeqCst) {
+        // Added first, then the sweeper looked for: see `sweep` for why this order. (A
+        // read first: under load a sweeper runs, and a read leaves the flag's cache line
+        // shared where a swap would take it from the other worker every time.)
+        if !deadlines.sweeping.load(Ordering::SeqCst)
+            && !deadlines.sweeping.swap(true, Ordering::SeqCst)
+        {
             let (slots, tick) = (Arc::downgrade(slots), tick(timeout));
             let started = std::thread::Builder::new()
                 .name(SWEEPER_THREAD.into())
@@ -267,7 +277,7 @@ impl Deadlines {
     fn sweep(&self, now: Instant) -> usize {
         let mut waiting = 0;
         for list in &self.lists {
-            let mut list = lock(list);
+            let mut list = lock(&list.0);
             list.retain(|waiter| match waiter.watch.upgrade() {
                 // The request ended.
                 None => false,
@@ -284,7 +294,7 @@ impl Deadlines {
     }
 
     fn is_empty(&self) -> bool {
-        self.lists.iter().all(|list| lock(list).is_empty())
+        self.lists.iter().all(|list| lock(&list.0).is_empty())
     }
 }
 
@@ -298,8 +308,9 @@ fn sweep(slots: &Weak<Slots>, tick: Duration) {
         let deadlines = &slots.deadlines;
         if deadlines.sweep(Instant::now()) == 0 {
             // Nobody waits: end. A request adds itself before it looks at `sweeping`,
-            // and this looks at the lists after clearing it, so one of the two sees the
-            // other: either the request starts a new sweeper, or this one goes on.
+            // and this looks at the lists after clearing it (the lists' locks order the
+            // two), so one of the two sees the other: either the request starts a new
+            // sweeper, or this one goes on.
             deadlines.sweeping.store(false, Ordering::SeqCst);
             if deadlines.is_empty() || deadlines.sweeping.swap(true, Ordering::SeqCst) {
                 return;
