@@ -152,7 +152,7 @@ async fn serve(
         tokio::select! {
             // The client closed it, or an error: either way the connection is over.
             _ = connection.as_mut() => return,
-            () = tokio::time::sleep_until(wake_at) => {
+            () = OnWake::new(tokio::time::sleep_until(wake_at)) => {
                 if clock.expired(deadlines) {
                     // Dropping the connection closes the socket; this task then ends.
                     return;
@@ -178,8 +178,9 @@ async fn serve(
 /// The connection's task is polled several times per request (the socket, the sum
 /// tasks, ...), and `tokio::select!` polls every branch each time. Polling a
 /// `CancellationToken`'s wait takes the token's mutex, and these tokens are the server's,
-/// shared by every connection: a lock every request would take, several times. Wrapped,
-/// the wait is polled only when the token wakes it; the other polls cost one atomic swap.
+/// shared by every connection: a lock every request would take, several times. Polling a
+/// `Sleep` registers the waker again. Wrapped, each is polled only when it wakes us; the
+/// other polls cost one atomic read.
 struct OnWake<F> {
     future: Pin<Box<F>>,
     flag: Arc<WakeFlag>,
@@ -236,7 +237,9 @@ impl<F: Future> Future for OnWake<F> {
             this.task = Some(cx.waker().clone());
             this.flag.woken.store(true, Ordering::SeqCst);
         }
-        if !this.flag.woken.swap(false, Ordering::SeqCst) {
+        // A read first: the common case (not woken) then writes nothing.
+        if !this.flag.woken.load(Ordering::SeqCst) || !this.flag.woken.swap(false, Ordering::SeqCst)
+        {
             return Poll::Pending;
         }
         // A wake between the swap and this poll is not lost: the poll sees it (a

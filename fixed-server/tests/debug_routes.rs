@@ -37,9 +37,17 @@ async fn leaky_after_sums(n: usize) -> Router {
     for _ in 0..n {
         assert_eq!(get(&app, SUM).await, (StatusCode::OK, "17".into()));
     }
-    // Let the first-half tasks finish; only the n leaked ones remain.
+    // Let the first-half tasks finish; only the n leaked ones remain, each parked at its
+    // send (a task spawned just before the answer may not have run yet).
+    let settled = || {
+        let parked = leak_probe::registry::for_current_runtime().is_none_or(|registry| {
+            let tasks = registry.snapshot();
+            tasks.len() == n && tasks.iter().all(|t| t.waiting_at().next().is_some())
+        });
+        leak_probe::live_tasks() == n && parked
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while leak_probe::live_tasks() != n && tokio::time::Instant::now() < deadline {
+    while !settled() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     app
