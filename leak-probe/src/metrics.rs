@@ -186,11 +186,13 @@ impl HttpMetrics {
             .iter()
             .enumerate()
             .filter_map(|(label, stats)| {
+                // Only the routes that had requests (most slots are empty).
+                let stats = &**stats.get()?;
                 let name = match label {
                     0 => UNMATCHED,
                     label => crate::labels::name(LabelId::try_from(label).ok()?)?,
                 };
-                Some((name.to_owned(), &**stats.get()?))
+                Some((name.to_owned(), stats))
             })
             .collect();
         routes.sort_by(|a, b| a.0.cmp(&b.0));
