@@ -73,7 +73,9 @@ impl Default for Limits {
 /// a counter and gives it back with one subtraction. (tower's `ConcurrencyLimit` would
 /// take a tokio semaphore's waiter lock on every release, a lock every request of the
 /// server shares, and box a future per service clone.) Only a request that finds every
-/// slot taken waits, on a `Notify`.
+/// slot taken waits, on a `Notify`, and waiters are served in turn: while any waits, a
+/// new request queues behind it, and a slot given back is handed to the first waiter
+/// rather than freed for whoever comes next.
 #[derive(Debug, Clone, Default)]
 pub struct InFlight(Arc<Slots>);
 
@@ -84,6 +86,9 @@ pub struct Slots {
     running: AtomicUsize,
     /// Requests waiting for one.
     waiting: AtomicUsize,
+    /// Slots given back while requests waited: still counted in `running`, each one for
+    /// the waiter it woke (or the next one) to claim.
+    handed: AtomicUsize,
     /// Told when a slot is given back while a request waits.
     freed: tokio::sync::Notify,
     /// Requests waiting on something, and when they time out.
@@ -93,7 +98,10 @@ pub struct Slots {
 impl InFlight {
     /// Requests in flight now: running, or waiting for a slot.
     pub fn now(&self) -> usize {
-        self.0.running.load(Ordering::Relaxed) + self.0.waiting.load(Ordering::Relaxed)
+        let slots = &self.0;
+        let held = slots.running.load(Ordering::SeqCst);
+        let handed = slots.handed.load(Ordering::SeqCst);
+        held.saturating_sub(handed) + slots.waiting.load(Ordering::SeqCst)
     }
 }
 
@@ -117,10 +125,39 @@ impl Slots {
         false
     }
 
+    /// Takes a slot handed to the waiters, if there is one.
+    fn claim(&self) -> bool {
+        self.handed
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
     fn give_back(&self) {
-        self.running.fetch_sub(1, Ordering::SeqCst);
         if self.waiting.load(Ordering::SeqCst) > 0 {
+            // Someone waits: the slot is theirs, not the next newcomer's.
+            self.handed.fetch_add(1, Ordering::SeqCst);
             self.freed.notify_one();
+            // Every waiter may have left meanwhile (timed out): then nobody claims it.
+            if self.waiting.load(Ordering::SeqCst) == 0 {
+                self.reclaim();
+            }
+        } else {
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            // A waiter that came after the look above, and tried before the
+            // subtraction, is told to try again.
+            if self.waiting.load(Ordering::SeqCst) > 0 {
+                self.freed.notify_one();
+            }
+        }
+    }
+
+    /// Frees the handed slots nobody claimed (called when no request waits).
+    fn reclaim(&self) {
+        while self.claim() {
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            if self.waiting.load(Ordering::SeqCst) > 0 {
+                self.freed.notify_one();
+            }
         }
     }
 }
@@ -142,7 +179,10 @@ async fn wait_for_slot(slots: Arc<Slots>, max: usize) -> Slot {
     struct Waiting<'a>(&'a Slots);
     impl Drop for Waiting<'_> {
         fn drop(&mut self) {
-            self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+            // The last waiter to leave frees what was handed to nobody.
+            if self.0.waiting.fetch_sub(1, Ordering::SeqCst) == 1 {
+                self.0.reclaim();
+            }
         }
     }
     slots.waiting.fetch_add(1, Ordering::SeqCst);
@@ -154,7 +194,7 @@ async fn wait_for_slot(slots: Arc<Slots>, max: usize) -> Slot {
             let freed = slots.freed.notified();
             let mut freed = std::pin::pin!(freed);
             freed.as_mut().enable();
-            if slots.try_take(max) {
+            if slots.claim() || slots.try_take(max) {
                 break;
             }
             freed.await;
@@ -249,8 +289,12 @@ impl Deadlines {
             waker: Mutex::new(waker.clone()),
         });
         let deadlines = &slots.deadlines;
+        // A timeout too long to add up (`Duration::MAX` for "none") never expires.
+        let Some(deadline) = Instant::now().checked_add(timeout) else {
+            return watch;
+        };
         lock(&deadlines.lists[STRIPE.with(|s| *s)].0).push(Waiter {
-            deadline: Instant::now() + timeout,
+            deadline,
             watch: Arc::downgrade(&watch),
         });
         // Added first, then the sweeper looked for: see `sweep` for why this order. (A
@@ -397,7 +441,9 @@ where
             None => req.map(|body| Body::new(http_body_util::Limited::new(body, MAX_BODY_BYTES))),
         };
         let slots = Arc::clone(&self.in_flight.0);
-        let (work, held) = if slots.try_take(self.max_concurrent) {
+        // While others wait for a slot, a new request queues behind them.
+        let queue_empty = slots.waiting.load(Ordering::SeqCst) == 0;
+        let (work, held) = if queue_empty && slots.try_take(self.max_concurrent) {
             let work = Work::Now {
                 inner: self.inner.call(req),
             };
@@ -559,5 +605,55 @@ where
                 Poll::Pending
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Polls `f` once (nothing here needs a runtime to make progress).
+    fn poll_once<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
+        f.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    /// A slot given back while a request waits is that request's: a newcomer cannot
+    /// take it first, and the in-flight count does not count it twice.
+    #[test]
+    fn a_given_back_slot_goes_to_the_waiter_not_to_a_newcomer() {
+        let in_flight = InFlight::default();
+        let slots = &in_flight.0;
+        assert!(slots.try_take(1));
+        let first = Slot(Arc::clone(slots));
+        let mut waiter = std::pin::pin!(wait_for_slot(Arc::clone(slots), 1));
+        assert!(poll_once(waiter.as_mut()).is_pending());
+        assert_eq!(in_flight.now(), 2, "one running, one waiting");
+
+        drop(first);
+        assert!(!slots.try_take(1), "a newcomer finds no free slot");
+        assert_eq!(slots.waiting.load(Ordering::SeqCst), 1, "so it queues");
+        assert_eq!(in_flight.now(), 1, "the handed slot is not counted twice");
+        let Poll::Ready(second) = poll_once(waiter.as_mut()) else {
+            panic!("the waiter claims the handed slot");
+        };
+        assert_eq!(in_flight.now(), 1);
+        drop(second);
+        assert_eq!(in_flight.now(), 0);
+        assert!(slots.try_take(1), "free again");
+    }
+
+    /// A slot handed to a waiter that then gives up (times out) is freed, not lost.
+    #[test]
+    fn a_slot_handed_to_a_waiter_that_left_is_freed() {
+        let in_flight = InFlight::default();
+        let slots = &in_flight.0;
+        assert!(slots.try_take(1));
+        let first = Slot(Arc::clone(slots));
+        let mut waiter = Box::pin(wait_for_slot(Arc::clone(slots), 1));
+        assert!(poll_once(waiter.as_mut()).is_pending());
+        drop(first);
+        drop(waiter);
+        assert_eq!(in_flight.now(), 0);
+        assert!(slots.try_take(1), "the slot came back");
     }
 }
