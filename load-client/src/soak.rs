@@ -50,8 +50,8 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// allocator have reached their working size...
 pub const WARM_UP: Duration = Duration::from_secs(3);
 /// ...and then on, a second at a time, until the server's RSS grew by less than
-/// [`WARM_UP_SETTLED`] in a second (a server still growing into its working size is not
-/// leaking), at most this long in all.
+/// [`WARM_UP_SETTLED`] in each of two seconds in a row (a server still growing into its
+/// working size is not leaking), at most this long in all.
 pub const WARM_UP_MAX: Duration = Duration::from_secs(20);
 /// See [`WARM_UP_MAX`].
 pub const WARM_UP_SETTLED: f64 = 0.02;
@@ -555,7 +555,10 @@ pub async fn run(spec: &SoakSpec) -> Result<SoakReport, Error> {
     let tally = Arc::new(Tally::default());
     let warming = Instant::now();
     load(&server, spec, &steps, &tally, None, Some(WARM_UP)).await;
+    // Settled means two seconds in a row of growth within WARM_UP_SETTLED: one quiet
+    // second can come while the allocator is still growing to its working size.
     let mut rss_before = server.rss();
+    let mut settled_seconds = 0;
     while warming.elapsed() < WARM_UP_MAX {
         load(
             &server,
@@ -568,7 +571,12 @@ pub async fn run(spec: &SoakSpec) -> Result<SoakReport, Error> {
         .await;
         let rss_now = server.rss();
         if rss_now as f64 <= rss_before as f64 * (1.0 + WARM_UP_SETTLED) {
-            break;
+            settled_seconds += 1;
+            if settled_seconds == 2 {
+                break;
+            }
+        } else {
+            settled_seconds = 0;
         }
         rss_before = rss_now;
     }
