@@ -550,7 +550,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            WorkProj::Now { inner, .. } => inner.poll(cx),
+            WorkProj::Now { inner } => inner.poll(cx),
             WorkProj::Queued { inner } => inner.as_mut().poll(cx),
         }
     }

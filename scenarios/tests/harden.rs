@@ -2,31 +2,20 @@
 //! server goes on; a slow request is a 408; a huge URI a 414; a huge body a 413; the
 //! requests in flight are counted.
 
+mod common;
+
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
+use common::{call, get_req};
 use leak_probe::LeakCheck;
 use scenarios::harden::{InFlight, Limits, MAX_BODY_BYTES, MAX_URI_BYTES, harden};
-use tower::ServiceExt;
-
-async fn call(app: &Router, request: Request<Body>) -> (StatusCode, String) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
 
 async fn boom() -> &'static str {
     panic!("boom")
-}
-
-fn get_req(path: &str) -> Request<Body> {
-    Request::get(path).body(Body::empty()).unwrap()
 }
 
 /// A handler that panics answers 500, and the next request is served as usual.

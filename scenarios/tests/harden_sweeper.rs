@@ -1,28 +1,16 @@
 //! The request timeout's sweeper, alone in its test binary: it counts the process's
 //! threads by name, so no other test may run a server beside it.
 
+mod common;
+
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
+use common::{call, get_req};
 use leak_probe::LeakCheck;
 use scenarios::harden::{InFlight, Limits, harden};
-use tower::ServiceExt;
-
-async fn call(app: &Router, request: Request<Body>) -> (StatusCode, String) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
-
-fn get_req(path: &str) -> Request<Body> {
-    Request::get(path).body(Body::empty()).unwrap()
-}
 
 /// The request timeout needs no timer per request: one sweeper thread watches every
 /// request that waits, it ends once none does, and it adds no task to the server's count.
