@@ -66,6 +66,21 @@ fn malformed_and_oversized_requests_are_refused() {
     });
 }
 
+/// leaky-server is served by `axum::serve`, which keeps hyper's head limit (about 400 KB):
+/// a 64 KiB head, which fixed-server refuses with a 431 after 32 KiB, is read whole and
+/// answered. Each slow client can make it buffer that much (L7).
+#[test]
+fn a_large_request_head_is_read_whole() {
+    let server = ServerProcess::start(&[BIN.into()]).unwrap();
+    let start = format!(
+        "GET {}?nums=1,2,3 HTTP/1.1\r\nhost: x\r\nx-pad: ",
+        Tag::L1.route()
+    );
+    let head = format!("{start}{}\r\n\r\n", "a".repeat(64 * 1024)).into_bytes();
+    let outcome = runtime().block_on(send_raw(server.addr, &head, None, Some(200)));
+    assert!(outcome.is_ok(), "a 64 KiB head: {outcome:?}");
+}
+
 /// 20 000 leaked tasks make a report worth waiting for. While 16 clients load L1, 8
 /// clients ask for `/_stack?debug=2` at the same moment, three times: each report is built
 /// (200) or refused at once with `429` and a one-line reason (one report at a time), at

@@ -433,10 +433,11 @@ pub fn scenarios(format: &str) -> Result<String, Error> {
 pub async fn soak(spec: crate::soak::SoakSpec, json: bool) -> Result<u8, Error> {
     if !json {
         println!(
-            "soak: {} with {} workers and {} slow clients, for {}{}",
+            "soak: {} with {} workers, {} slow clients and {} sending oversized heads, for {}{}",
             spec.command.join(" "),
             spec.concurrency,
             spec.slow_clients,
+            crate::soak::OVERSIZED_CLIENTS,
             spec.requests
                 .map_or(String::new(), |n| format!("{n} requests")),
             spec.duration.map_or(String::new(), |d| format!(
