@@ -55,6 +55,8 @@ pub const WARM_UP: Duration = Duration::from_secs(3);
 pub const WARM_UP_MAX: Duration = Duration::from_secs(20);
 /// See [`WARM_UP_MAX`].
 pub const WARM_UP_SETTLED: f64 = 0.02;
+/// How many RSS figures the details print at most (see [`SoakReport::rss_per_second`]).
+pub const RSS_POINTS: usize = 30;
 /// How often the server's RSS is read.
 pub const RSS_EVERY: Duration = Duration::from_millis(200);
 
@@ -193,9 +195,15 @@ impl SoakReport {
             );
         }
         out += &format!("  status: {:?}\n", self.status);
-        out += "  RSS per second (MB):";
-        for bytes in &self.rss_per_second {
-            out += &format!(" {:.1}", mb(*bytes));
+        // At most RSS_POINTS figures on the line: the highest in each stretch of seconds.
+        let every = self.rss_per_second.len().div_ceil(RSS_POINTS).max(1);
+        out += &match every {
+            1 => "  RSS per second (MB):".to_owned(),
+            n => format!("  RSS every {n} s (MB):"),
+        };
+        for stretch in self.rss_per_second.chunks(every) {
+            let highest = stretch.iter().copied().max().unwrap_or(0);
+            out += &format!(" {:.1}", mb(highest));
         }
         out += "\n";
         for e in &self.error_samples {
