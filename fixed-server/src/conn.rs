@@ -323,11 +323,18 @@ impl Clock {
         }
     }
 
-    /// When the watchdog should look again: at the deadline, or, in a request (which
-    /// has none), after the shorter of the two, to pick up the idle phase that follows.
+    /// When the watchdog should look again. The phase can change while it sleeps, and
+    /// nothing wakes it then, so it looks again at least every `header` (the deadline
+    /// of the phase that may begin) until the deadline: in a request (which has none),
+    /// to pick up the idle phase that follows; idle, to pick up a head that begins, whose
+    /// deadline counts from its first byte and can come before the idle one.
     fn next_check(&self, deadlines: Deadlines) -> Instant {
-        self.deadline(deadlines)
-            .unwrap_or_else(|| Instant::now() + deadlines.header.min(deadlines.idle))
+        let soon = Instant::now() + deadlines.header.min(deadlines.idle);
+        match self.phase() {
+            Phase::ReadingHead => self.deadline(deadlines).unwrap_or(soon),
+            Phase::InRequest => soon,
+            Phase::Idle => self.deadline(deadlines).map_or(soon, |idle| idle.min(soon)),
+        }
     }
 
     fn expired(&self, deadlines: Deadlines) -> bool {

@@ -14,8 +14,15 @@ use tokio::runtime::Runtime;
 /// Slow clients per test.
 const CLIENTS: usize = 200;
 
-/// `server` on `127.0.0.1:0`, on a runtime of its own (so its count is its own).
+/// `server` on `127.0.0.1:0`, on a runtime of its own (so its count is its own);
+/// fixed-server with both deadlines at 1 s.
 fn start(server: Server) -> (SocketAddr, Runtime) {
+    let one = Duration::from_secs(1);
+    start_with(server, one, one)
+}
+
+/// [`start`], with fixed-server's header and idle deadlines.
+fn start_with(server: Server, header: Duration, idle: Duration) -> (SocketAddr, Runtime) {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(2);
     let runtime = leak_probe::runtime::build(builder).unwrap();
@@ -28,10 +35,7 @@ fn start(server: Server) -> (SocketAddr, Runtime) {
         Server::Leaky => drop(runtime.spawn(leaky_server::serve(listener, never))),
         Server::Fixed => {
             let config = fixed_server::Config {
-                deadlines: fixed_server::conn::Deadlines {
-                    header: Duration::from_secs(1),
-                    idle: Duration::from_secs(1),
-                },
+                deadlines: fixed_server::conn::Deadlines { header, idle },
                 ..Default::default()
             };
             drop(runtime.spawn(fixed_server::serve_with(listener, never, config)));
@@ -181,5 +185,42 @@ fn fixed_server_closes_slow_connections_at_their_deadlines() {
             "the server closed the connection"
         );
     }
+    runtime.shutdown_timeout(Duration::from_secs(1));
+}
+
+/// A connection idle after a request that then sends half a head is held to the header
+/// deadline from that first byte (1 s here), not to what was left of the idle one (6 s).
+#[test]
+fn a_head_begun_on_an_idle_connection_has_the_header_deadline() {
+    let (header, idle) = (Duration::from_secs(1), Duration::from_secs(6));
+    let (addr, runtime) = start_with(Server::Fixed, header, idle);
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET /_count HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = [0u8; 512];
+    let n = stream.read(&mut answer).unwrap();
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 200"),
+        "a keep-alive answer"
+    );
+    // Idle past the watchdog's first look (1 s after accept), then half of the next head.
+    std::thread::sleep(Duration::from_millis(1500));
+    stream
+        .write_all(b"GET /_count HTTP/1.1\r\nHost: t\r\n")
+        .unwrap();
+    let begun = Instant::now();
+    assert!(
+        closed_by_server(&mut stream, Duration::from_secs(5)),
+        "closed within 5 s of the head's first byte"
+    );
+    let closed = begun.elapsed();
+    assert!(
+        closed >= header - Duration::from_millis(100) && closed < header * 3,
+        "closed {closed:?} after the head began: its deadline is {header:?}, the idle one {idle:?}"
+    );
     runtime.shutdown_timeout(Duration::from_secs(1));
 }
