@@ -11,12 +11,18 @@
 //! | the connection is | it is closed after |
 //! |---|---|
 //! | reading a request head (from its first byte, or from accept) | [`Deadlines::header`] (`--header-timeout`) |
-//! | idle between requests | [`Deadlines::idle`] (`--idle-timeout`) |
+//! | idle between requests (from the handler's response: writing its body counts) | [`Deadlines::idle`] (`--idle-timeout`) |
 //! | in a request | never by this module: the request timeout of `scenarios::harden` bounds it |
+//!
+//! The idle phase begins when the handler returns its response, so the time hyper takes to
+//! write the body counts in it: a client that stops reading is cut off at the idle
+//! deadline, and so is a response that takes longer than that to stream. (Go has a
+//! separate `WriteTimeout`; a service that streams long downloads needs one.)
 //!
 //! A connection also holds a buffer for its request head, and hyper lets it grow to about
 //! 400 KB by default before it answers `431`: a client sending a huge head (or half of one,
-//! slowly) pins that much per connection. Here a head is at most [`MAX_HEAD_BYTES`].
+//! slowly) pins that much per connection. Here a head longer than [`MAX_HEAD_BYTES`] is
+//! refused (hyper checks after each read, so it may have read up to about twice that).
 //!
 //! Who owns what: each connection's task is spawned on the server's connection
 //! [`TaskTracker`], so shutdown can wait for them; the task owns the socket and a small
@@ -48,8 +54,17 @@ use tower::ServiceExt as _;
 pub struct Deadlines {
     /// From accept, or from the first byte of a later request, to a complete head.
     pub header: Duration,
-    /// From the end of a response to the first byte of the next request.
+    /// From the handler's response (its body still to write) to the first byte of the
+    /// next request.
     pub idle: Duration,
+}
+
+impl Deadlines {
+    /// The shorter of the two, at least 1 ms (a zero deadline would make the watchdog
+    /// spin; `main` refuses one).
+    fn shortest(self) -> Duration {
+        self.header.min(self.idle).max(Duration::from_millis(1))
+    }
 }
 
 impl Default for Deadlines {
@@ -61,8 +76,9 @@ impl Default for Deadlines {
     }
 }
 
-/// The longest request head (request line and headers) a connection reads: a longer one is
-/// answered `431 Request Header Fields Too Large` and the connection closed. Measured in
+/// The longest request head (request line and headers) a connection accepts: a longer one
+/// is answered `431 Request Header Fields Too Large` and the connection closed (hyper
+/// checks after each read, so the buffer may have grown to about twice this). Measured in
 /// the soak (debug build): with hyper's default, two clients sending 1 MiB headers one
 /// after another swung the server's RSS by 10 MB either way; with this, it stayed within
 /// 3 MB (and drifted down).
@@ -71,7 +87,7 @@ pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// Accepts connections until `stop` is cancelled, serving each on a task of
 /// `connections`. When `stop` is cancelled, every connection is told to finish its
 /// request in flight (if any) and close; when `shutdown` is, every request in flight is
-/// cancelled (see [`crate::scope`]).
+/// cancelled (see [`crate::scope`]) and every connection without one closes.
 pub async fn accept(
     listener: TcpListener,
     app: Router,
@@ -122,8 +138,9 @@ fn is_connection_error(e: &io::Error) -> bool {
 
 // ANCHOR: serve_connection
 /// Serves one connection until the client closes it, a deadline passes, or shutdown
-/// (`stop`) has let its request in flight finish. When `shutdown` is cancelled, tells
-/// the request in flight through `CONNECTION` (it answers 503, see `scope`).
+/// (`stop`) has let its request in flight finish. When `shutdown` is cancelled (the
+/// drain's deadline), tells the request in flight through `CONNECTION` (it answers 503,
+/// see `scope`), or closes the connection at once if no request is in flight.
 async fn serve(
     stream: TcpStream,
     app: Router,
@@ -177,8 +194,13 @@ async fn serve(
                 stopping = true;
             }
             () = &mut shutdown, if !shutting_down => {
-                // The request in flight (if any) sees this the next time hyper polls it,
-                // right away: the loop polls the connection again.
+                // The drain's deadline. No request in flight (half a head, or bytes
+                // after the last response): nothing accepted is lost, close now.
+                if clock.phase() != Phase::InRequest {
+                    return;
+                }
+                // The request in flight sees this the next time hyper polls it, right
+                // away: the loop polls the connection again. It answers 503.
                 crate::scope::CONNECTION.with(|flag| flag.set(true));
                 shutting_down = true;
             }
@@ -324,18 +346,16 @@ impl Clock {
         }
     }
 
-    /// When the watchdog should look again. The phase can change while it sleeps, and
-    /// nothing wakes it then, so it looks again at least every `header` (the deadline
-    /// of the phase that may begin) until the deadline: in a request (which has none),
-    /// to pick up the idle phase that follows; idle, to pick up a head that begins, whose
-    /// deadline counts from its first byte and can come before the idle one.
+    /// When the watchdog should look again. The phase can change while it sleeps and
+    /// nothing wakes it then, so it looks at least every `min(header, idle)`, the
+    /// shortest deadline a phase that begins can have, and at the current phase's
+    /// deadline if that comes first: a phase that begins while it sleeps is seen before
+    /// its own deadline (a head begun on an idle connection, an idle phase after a
+    /// request, one after a quick request when `idle` is the shorter of the two).
     fn next_check(&self, deadlines: Deadlines) -> Instant {
-        let soon = Instant::now() + deadlines.header.min(deadlines.idle);
-        match self.phase() {
-            Phase::ReadingHead => self.deadline(deadlines).unwrap_or(soon),
-            Phase::InRequest => soon,
-            Phase::Idle => self.deadline(deadlines).map_or(soon, |idle| idle.min(soon)),
-        }
+        let soon = Instant::now() + deadlines.shortest();
+        self.deadline(deadlines)
+            .map_or(soon, |deadline| deadline.min(soon))
     }
 
     fn expired(&self, deadlines: Deadlines) -> bool {

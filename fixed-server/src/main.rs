@@ -24,15 +24,27 @@ struct Args {
     server: scenarios::cli::ServerArgs,
     /// FIX(L7): close a connection that has not sent a complete request head within
     /// this long (e.g. 500ms, 10s).
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = deadline)]
     header_timeout: std::time::Duration,
     /// FIX(L7): close a keep-alive connection idle for this long between requests.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = deadline)]
     idle_timeout: std::time::Duration,
     /// FIX(L8): on Ctrl-C/SIGTERM, how long requests in flight and the tasks they started
     /// may finish before they are cancelled (e.g. 500ms, 2s, 1m).
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     shutdown_timeout: std::time::Duration,
+}
+
+/// A connection deadline: a duration, and not zero (which would close every connection
+/// at once; to keep connections longer, give a longer one).
+fn deadline(s: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err(
+            "a deadline of 0 would close every connection at once; give one of at least 1ms".into(),
+        ),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn main() -> ExitCode {

@@ -10,10 +10,11 @@
 //! spawns is tracked by its `TaskTracker`, every connection by another, and shutdown goes
 //! in four bounded steps (L8): **stop accepting** (idle connections close, busy ones after
 //! their response); **drain** for at most [`Config::shutdown_timeout`]: requests finish
-//! and tracked tasks end (every accepted save is written); **cancel** what is still
-//! running at the deadline: the root token is cancelled, so every request answers `503` at
-//! once and every task started for a request stops; **wait** [`CANCEL_GRACE`] more for
-//! them to wind down. Then `serve` returns, and the report says what each step did.
+//! and tracked tasks end (every accepted save is written; a connection part way through a
+//! request head may finish it and be served); **cancel** what is still running at the
+//! deadline: the root token is cancelled, so every request answers `503` at once, every
+//! task started for a request stops and every connection without a request closes;
+//! **wait** [`CANCEL_GRACE`] more for them to wind down. Then `serve` returns, and the report says what each step did.
 
 use std::future::Future;
 use std::io;

@@ -105,6 +105,8 @@ fn bad_flags_exit_2_with_a_message() {
         &["--shutdown-timeout", "soon"][..],
         &["--header-timeout", "-1s"][..],
         &["--idle-timeout", "forever"][..],
+        &["--header-timeout", "0s"][..],
+        &["--idle-timeout", "0ms"][..],
         &["--addr", "localhost"][..],
         &["--no-such-flag"][..],
     ] {

@@ -189,7 +189,7 @@ fn malformed_and_oversized_requests_are_refused() {
 
 /// A request head is read up to `MAX_HEAD_BYTES` (32 KiB): a head 1 KiB under it is
 /// served, one 1 KiB over it is refused with a 431 (hyper's default, which leaky-server
-/// keeps, would read about 400 KB of it).
+/// keeps, would read about 400 KB of it), and so is one that goes on and never ends.
 #[test]
 fn a_request_head_is_read_up_to_its_limit() {
     let server = ServerProcess::start(&[BIN.into()]).unwrap();
@@ -207,6 +207,18 @@ fn a_request_head_is_read_up_to_its_limit() {
         assert!(under.is_ok(), "a head of {} bytes: {under:?}", limit - 1024);
         let over = send_raw(server.addr, &head(limit + 1024), None, Some(431)).await;
         assert!(over.is_ok(), "a head of {} bytes: {over:?}", limit + 1024);
+        // A head that never ends is refused once it is over the limit, not held until
+        // its deadline (10 s).
+        let mut endless = head(limit + 1024);
+        endless.truncate(endless.len() - "\r\n\r\n".len());
+        let asked = Instant::now();
+        let endless = send_raw(server.addr, &endless, None, Some(431)).await;
+        assert!(endless.is_ok(), "a head that never ends: {endless:?}");
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            asked.elapsed()
+        );
         sum_answers(server.addr).await;
     });
 }

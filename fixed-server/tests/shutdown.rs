@@ -184,6 +184,45 @@ fn graceful_shutdown_drains_then_cancels_within_its_deadline() {
     });
 }
 
+/// A client part way through a request head at the signal: the drain waits for it (it may
+/// finish and be served), and at the deadline its connection closes; nothing is left
+/// running and shutdown takes the deadline, not the head's 10 s.
+#[test]
+fn a_half_sent_head_is_closed_at_the_shutdown_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let deadline = Duration::from_millis(500);
+    LeakCheck::new().run(|| async move {
+        let (origin, stop, serving) = start(Server::Fixed, deadline).await;
+        let addr = origin.trim_start_matches("http://").to_owned();
+        let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        slow.write_all(b"GET /_count HTTP/1.1\r\nHost: t\r\n")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+
+        let signalled = Instant::now();
+        stop.send(()).unwrap();
+        let report = serving.await.unwrap().unwrap();
+        let took = signalled.elapsed();
+        assert!(!report.drained, "the half head held the drain: {report:?}");
+        assert_eq!(report.tasks_left_running, Some(0), "{report:?}");
+        assert_eq!(report.requests_in_flight, 0, "{report:?}");
+        assert!(
+            took < deadline + Duration::from_millis(400),
+            "shutdown took {took:?} for a {deadline:?} deadline"
+        );
+        // The server closed it, with no answer: no request was in flight.
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(2), slow.read_to_end(&mut rest)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "closed without an answer: {read:?}, {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    });
+}
+
 /// With nothing slow in flight, shutdown is immediate and everything drains.
 #[test]
 fn shutdown_without_slow_requests_drains_at_once() {

@@ -219,8 +219,41 @@ fn a_head_begun_on_an_idle_connection_has_the_header_deadline() {
     );
     let closed = begun.elapsed();
     assert!(
-        closed >= header - Duration::from_millis(100) && closed < header * 3,
+        closed >= header - Duration::from_millis(100)
+            && closed < header + Duration::from_millis(400),
         "closed {closed:?} after the head began: its deadline is {header:?}, the idle one {idle:?}"
+    );
+    runtime.shutdown_timeout(Duration::from_secs(1));
+}
+
+/// With an idle deadline shorter than the header one, a connection that finished a quick
+/// request is closed at the idle deadline (1 s), not when the head's would have passed (5 s).
+#[test]
+fn an_idle_deadline_shorter_than_the_header_one_is_kept() {
+    let (header, idle) = (Duration::from_secs(5), Duration::from_secs(1));
+    let (addr, runtime) = start_with(Server::Fixed, header, idle);
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET /_count HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = [0u8; 512];
+    let n = stream.read(&mut answer).unwrap();
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 200"),
+        "a keep-alive answer"
+    );
+    let answered = Instant::now();
+    assert!(
+        closed_by_server(&mut stream, Duration::from_secs(6)),
+        "closed within 6 s"
+    );
+    let closed = answered.elapsed();
+    assert!(
+        closed >= idle - Duration::from_millis(100) && closed < idle + Duration::from_millis(400),
+        "closed {closed:?} after the answer: the idle deadline is {idle:?}, the header one {header:?}"
     );
     runtime.shutdown_timeout(Duration::from_secs(1));
 }
