@@ -35,8 +35,8 @@ struct Args {
     shutdown_timeout: std::time::Duration,
 }
 
-/// A connection deadline: a duration, and not zero (which would close every connection
-/// at once; to keep connections longer, give a longer one).
+/// FIX(L7): a connection deadline: a duration, and not zero (which would close every
+/// connection at once; to keep connections longer, give a longer one).
 fn deadline(s: &str) -> Result<std::time::Duration, String> {
     match humantime::parse_duration(s) {
         Ok(d) if d.is_zero() => Err(
