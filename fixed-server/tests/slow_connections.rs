@@ -85,28 +85,34 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 fn open_slow_clients(addr: SocketAddr) -> Vec<TcpStream> {
     (0..CLIENTS)
         .map(|i| {
-            let mut stream = TcpStream::connect(addr).unwrap();
-            if i % 2 == 0 {
-                stream
-                    .write_all(b"GET /_count HTTP/1.1\r\nHost: t\r\n")
-                    .unwrap();
-            } else {
-                stream
-                    .write_all(b"GET /_count HTTP/1.1\r\nHost: t\r\n\r\n")
-                    .unwrap();
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(5)))
-                    .unwrap();
-                let mut answer = [0u8; 512];
-                let n = stream.read(&mut answer).unwrap();
-                assert!(
-                    answer[..n].starts_with(b"HTTP/1.1 200"),
-                    "a keep-alive answer"
-                );
+            if i % 2 == 1 {
+                return answered_keep_alive(addr);
             }
+            let mut stream = TcpStream::connect(addr).unwrap();
+            stream
+                .write_all(b"GET /_count HTTP/1.1\r\nHost: t\r\n")
+                .unwrap();
             stream
         })
         .collect()
+}
+
+/// A keep-alive connection that sent one whole request and read its answer.
+fn answered_keep_alive(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET /_count HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = [0u8; 512];
+    let n = stream.read(&mut answer).unwrap();
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 200"),
+        "a keep-alive answer"
+    );
+    stream
 }
 
 /// Whether the server closed `stream` (a read sees the end), within `wait`.
@@ -194,19 +200,7 @@ fn fixed_server_closes_slow_connections_at_their_deadlines() {
 fn a_head_begun_on_an_idle_connection_has_the_header_deadline() {
     let (header, idle) = (Duration::from_secs(1), Duration::from_secs(6));
     let (addr, runtime) = start_with(Server::Fixed, header, idle);
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .write_all(b"GET /_count HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut answer = [0u8; 512];
-    let n = stream.read(&mut answer).unwrap();
-    assert!(
-        answer[..n].starts_with(b"HTTP/1.1 200"),
-        "a keep-alive answer"
-    );
+    let mut stream = answered_keep_alive(addr);
     // Idle past the watchdog's first look (1 s after accept), then half of the next head.
     std::thread::sleep(Duration::from_millis(1500));
     stream
@@ -232,19 +226,7 @@ fn a_head_begun_on_an_idle_connection_has_the_header_deadline() {
 fn an_idle_deadline_shorter_than_the_header_one_is_kept() {
     let (header, idle) = (Duration::from_secs(5), Duration::from_secs(1));
     let (addr, runtime) = start_with(Server::Fixed, header, idle);
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .write_all(b"GET /_count HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut answer = [0u8; 512];
-    let n = stream.read(&mut answer).unwrap();
-    assert!(
-        answer[..n].starts_with(b"HTTP/1.1 200"),
-        "a keep-alive answer"
-    );
+    let mut stream = answered_keep_alive(addr);
     let answered = Instant::now();
     assert!(
         closed_by_server(&mut stream, Duration::from_secs(6)),

@@ -348,10 +348,10 @@ pub fn malformed_requests(path: &str) -> Vec<Malformed> {
 
 /// The oversized heads: a 1 MiB header (`431`) and a 16 KiB URI (`414`). Sending one takes
 /// far longer than a cheap request, so in the fast mix they came to fill most workers at
-/// once, and the server buffers each head up to its limit before it refuses it (hyper's
-/// default: about 400 KB; leaky-server keeps it, fixed-server reads at most 32 KiB): the
-/// server's RSS swung with how many were in flight. They have their own
-/// [`OVERSIZED_CLIENTS`] workers: the same requests all along, at most that many at a time.
+/// once; they have their own [`OVERSIZED_CLIENTS`] workers instead: the same requests all
+/// along, at most that many at a time. (The server buffers each head up to its limit
+/// before it refuses it: with hyper's default, about 400 KB, its RSS swung by 10 MB either
+/// way even two at a time; fixed-server reads at most 32 KiB.)
 fn oversized() -> Vec<Step> {
     malformed_requests(Tag::L1.route())
         .into_iter()
@@ -363,6 +363,13 @@ fn oversized() -> Vec<Step> {
             expect: bad.status,
         })
         .collect()
+}
+
+/// What the workers send: the fast mix ([`mix`]) and the oversized heads ([`oversized`]),
+/// built once for the warm-up and the load.
+struct Mix {
+    fast: Arc<Vec<Step>>,
+    heavy: Arc<Vec<Step>>,
 }
 
 /// Workers sending the oversized heads, one at a time each.
@@ -564,7 +571,10 @@ pub async fn run(spec: &SoakSpec) -> Result<SoakReport, Error> {
     }
     let mut server = ServerProcess::start(&spec.command)?;
     let counter = Counter::new(server.url("/_count"));
-    let steps = Arc::new(mix());
+    let steps = Mix {
+        fast: Arc::new(mix()),
+        heavy: Arc::new(oversized()),
+    };
 
     // Warm up with the same mix until the server's memory has reached its working size,
     // then the baselines.
@@ -754,7 +764,7 @@ async fn settled_count(counter: &Counter) -> Result<usize, Error> {
 async fn load(
     server: &ServerProcess,
     spec: &SoakSpec,
-    steps: &Arc<Vec<Step>>,
+    steps: &Mix,
     tally: &Arc<Tally>,
     requests: Option<u64>,
     duration: Option<Duration>,
@@ -779,10 +789,9 @@ async fn load(
 
     let mut workers = tokio::task::JoinSet::new();
     // The fast mix on `concurrency` workers, the oversized heads on their own few.
-    let heavy = Arc::new(oversized());
     let cycles = (0..spec.concurrency.max(1))
-        .map(|worker| (Arc::clone(steps), worker * 7))
-        .chain((0..OVERSIZED_CLIENTS).map(|worker| (Arc::clone(&heavy), worker)));
+        .map(|worker| (Arc::clone(&steps.fast), worker * 7))
+        .chain((0..OVERSIZED_CLIENTS).map(|worker| (Arc::clone(&steps.heavy), worker)));
     for (steps, start) in cycles {
         let (client, tally, next, base) = (
             client.clone(),
